@@ -1,0 +1,94 @@
+"""Every error oauth2store raises on purpose, under one root.
+
+::
+
+    OAuth2StoreError
+    ├── ValidationError (ValueError)    .problems: every failing property and why (IRIS #5659/#7201/#7202/#7205)
+    ├── NotFoundError (LookupError)     .kind, .key                             (IRIS #5809)
+    ├── DuplicateError                  .kind, .key                             (IRIS #5808)
+    ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
+    └── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+
+Messages name the property and the rule and never include a secret's value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+class OAuth2StoreError(Exception):
+    """Base class for every error oauth2store raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: the property (Python name), what is wrong, and the IRIS error number if IRIS has one."""
+
+    field: str
+    message: str
+    code: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+class ValidationError(OAuth2StoreError, ValueError):
+    """One or more properties broke their rules; `problems` lists them all, not only the first."""
+
+    def __init__(self, kind: str, key: object, problems: Iterable[Problem]) -> None:
+        self.kind = kind
+        self.key = key
+        self.problems = tuple(problems)
+        subject = kind if key is None else f"{kind} {key!r}"
+        super().__init__(f"{subject} is invalid: " + "; ".join(str(p) for p in self.problems))
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The names of the failing properties, in the order they were checked."""
+        return tuple(dict.fromkeys(p.field for p in self.problems))
+
+
+class NotFoundError(OAuth2StoreError, LookupError):
+    """No stored object has that key."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class DuplicateError(OAuth2StoreError):
+    """An object with that unique key is already stored."""
+
+    def __init__(self, kind: str, key: object, field: str) -> None:
+        self.kind = kind
+        self.key = key
+        self.field = field
+        super().__init__(f"{kind} {key!r} already exists ({field} must be unique)")
+
+
+class InUseError(OAuth2StoreError):
+    """A delete was refused because other stored objects still refer to the object."""
+
+    def __init__(self, kind: str, key: object, used_by: Iterable[str]) -> None:
+        self.kind = kind
+        self.key = key
+        self.used_by = tuple(used_by)
+        shown = ", ".join(repr(u) for u in self.used_by[:5])
+        more = f" and {len(self.used_by) - 5} more" if len(self.used_by) > 5 else ""
+        super().__init__(f"{kind} {key!r} is still used by {shown}{more}; delete or move those first")
+
+
+class SchemaVersionError(OAuth2StoreError):
+    """The database schema is not at the revision this version of oauth2store needs."""
+
+    def __init__(self, current: str | None, head: str) -> None:
+        self.current = current
+        self.head = head
+        found = "no oauth2store schema" if current is None else f"schema revision {current}"
+        super().__init__(
+            f"the database has {found}, this oauth2store needs {head}: "
+            "run `oauth2store db upgrade` (or Store.upgrade())"
+        )

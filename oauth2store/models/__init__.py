@@ -1,0 +1,23 @@
+"""The ORM classes, one IRIS class per module, all on one declarative `Base`."""
+
+from .access_token import AccessToken as AccessToken
+from .base import Base as Base
+from .client import Client as Client
+from .client_metadata import ClientMetadata as ClientMetadata
+from .endpoint import Endpoint as Endpoint
+from .server_definition import ServerDefinition as ServerDefinition
+from .server_metadata import ServerMetadata as ServerMetadata
+from .ssl_configuration import SSLConfiguration as SSLConfiguration
+from .x509_credentials import X509Credentials as X509Credentials
+
+__all__ = [
+    "AccessToken",
+    "Base",
+    "Client",
+    "ClientMetadata",
+    "Endpoint",
+    "SSLConfiguration",
+    "ServerDefinition",
+    "ServerMetadata",
+    "X509Credentials",
+]

@@ -1,0 +1,93 @@
+"""OAuth2.AccessToken: tokens a client obtained, keyed by (ApplicationName, SessionId) as in IRIS.
+
+IRIS limits ApplicationName to 64 characters here (128 on the client) and the token to 2048; both are widened,
+since the name must hold every client's name and JWT access tokens are often longer than 2048 characters.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import ForeignKey, Index, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from ..validation import Kind
+from .base import Base, UTCDateTime, Validated, iris_property
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+class AccessToken(Validated, Base):
+    """IRIS OAuth2.AccessToken: one stored token response for one client and session."""
+
+    __tablename__ = "OAuth2_AccessToken"
+    __table_args__ = (
+        UniqueConstraint("ApplicationName", "SessionId"),
+        Index(None, "Hash"),
+    )
+    kind = "AccessToken"
+
+    #: IRIS `ID`.
+    id: Mapped[int] = mapped_column("ID", primary_key=True, autoincrement=True)
+    #: IRIS `ApplicationName`: the client that obtained the token.
+    application_name: Mapped[str] = iris_property(
+        "ApplicationName", Kind.STRING, ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
+        required=True, minlen=1, maxlen=128,
+    )  # fmt: skip
+    #: IRIS `SessionId`: a session's id, or a fixed id for tokens a service holds for itself.
+    session_id: Mapped[str] = iris_property("SessionId", required=True, minlen=1, maxlen=256)
+    #: IRIS `AccessToken`. Secret.
+    access_token: Mapped[str | None] = iris_property("AccessToken", secret=True)
+    #: IRIS `TokenType`, e.g. "Bearer".
+    token_type: Mapped[str | None] = iris_property("TokenType", maxlen=64)
+    #: IRIS `Scope`: the granted (or expected) scope, blank separated.
+    scope: Mapped[str | None] = iris_property("Scope")
+    #: IRIS `Expires` (epoch seconds in IRIS): an aware UTC datetime here.
+    expires: Mapped[datetime | None] = mapped_column("Expires", UTCDateTime())
+    #: IRIS `RefreshToken`. Secret.
+    refresh_token: Mapped[str | None] = iris_property("RefreshToken", secret=True)
+    #: IRIS `IDToken`. Secret.
+    id_token: Mapped[str | None] = iris_property("IDToken", secret=True)
+    #: IRIS `GrantType`: the RFC 6749 grant_type used.
+    grant_type: Mapped[str | None] = iris_property("GrantType", maxlen=256)
+    #: IRIS `ResponseType` and `ResponseMode` of the authorization request.
+    response_type: Mapped[str | None] = iris_property("ResponseType", maxlen=256)
+    response_mode: Mapped[str | None] = iris_property("ResponseMode", maxlen=64)
+    #: IRIS `State` and `Nonce` of the authorization request.
+    state: Mapped[str | None] = iris_property("State", maxlen=256)
+    nonce: Mapped[str | None] = iris_property("Nonce", maxlen=256)
+    #: IRIS `Hash` and `IDHash`: digests for looking a token up without storing it in the clear.
+    hash: Mapped[str | None] = iris_property("Hash", maxlen=128)
+    id_hash: Mapped[str | None] = iris_property("IDHash", maxlen=128)
+    #: IRIS `ResponseProperties`: the other members of the token response.
+    response_properties: Mapped[dict[str, Any] | None] = iris_property("ResponseProperties", Kind.JSON)
+    #: IRIS `Error`: the last RFC 6749 §5.2 error, as {error, error_description, error_uri}.
+    error: Mapped[dict[str, Any] | None] = iris_property("Error", Kind.JSON)
+    #: IRIS `TemporarySession`.
+    temporary_session: Mapped[bool] = iris_property("TemporarySession", Kind.BOOLEAN, required=True, initial=False)
+
+    client: Mapped[Client] = relationship(back_populates="access_tokens")
+
+    @property
+    def identity(self) -> object:
+        return (self.application_name, self.session_id)
+
+    def normalize(self) -> None:
+        if self.application_name is None and self.client is not None:
+            self.application_name = self.client.application_name
+        super().normalize()
+
+    def IsExpired(self, now: datetime | None = None, leeway: timedelta = timedelta(0)) -> bool:
+        """True when the token has expired, or will within `leeway` (IRIS `IsExpired`); no expiry means never."""
+        if self.expires is None:
+            return False
+        return self.expires <= (now or datetime.now(UTC)) + leeway
+
+    @classmethod
+    def OpenForSession(cls, session: Session, application_name: str, session_id: str) -> AccessToken | None:
+        """The token stored for that client and session, or None (IRIS `OpenForSession`)."""
+        return session.scalars(
+            select(cls).where(cls.application_name == application_name, cls.session_id == session_id)
+        ).one_or_none()

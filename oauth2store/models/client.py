@@ -1,0 +1,328 @@
+"""OAuth2.Client: a client application's definition, keyed by its ApplicationName (the IRIS IdKey).
+
+Cross-field rules from the class reference, with the deliberate deviations a client-credentials service needs:
+- `client_id` is required for every client type, except before dynamic registration: while the server definition
+  offers a registration endpoint, a client may be saved without one (IRIS saves before it registers, too).
+- `client_secret` is required for confidential and resource clients, except before registration (as above) and
+  for clients that authenticate without a secret (`private_key_jwt`, `none`).
+- `redirection_endpoint` is required for public and confidential clients, except for clients whose metadata
+  `grant_types` lists no redirect-based grant (e.g. only `client_credentials`): they are never redirected to.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from typing import Any, overload
+
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, select
+from sqlalchemy.orm import Mapped, Session, composite, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
+
+from ..errors import DuplicateError, NotFoundError, Problem, ValidationError
+from ..queries import ListQuery
+from ..types import (
+    AUTHENTICATION_TYPE_TO_METHOD,
+    METHOD_TO_AUTHENTICATION_TYPE,
+    REDIRECT_GRANT_TYPES,
+    AuthenticationType,
+    ClientType,
+    DeprecatedEncryptionAlgorithm,
+    DeprecatedKeyAlgorithm,
+    DeprecatedSigningAlgorithm,
+    TokenEndpointAuthMethod,
+)
+from ..validation import VALUELIST, Kind
+from .access_token import AccessToken
+from .base import Base, Validated, iris_property, missing_reference
+from .client_metadata import ClientMetadata
+from .endpoint import Endpoint
+from .server_definition import ServerDefinition
+from .ssl_configuration import SSLConfiguration
+from .x509_credentials import X509Credentials
+
+_NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
+
+
+class _Deprecated:
+    """A deprecated IRIS property that reads and writes through to the client metadata that replaced it.
+
+    The metadata value wins; the IRIS column keeps the nearest deprecated value for SQL readers (synced on save).
+    """
+
+    def __init__(
+        self,
+        column_key: str,
+        replacement: str,
+        valuelist: tuple[str, ...],
+        read: Callable[[ClientMetadata], str | None],
+        write: Callable[[ClientMetadata, str | None], None],
+    ) -> None:
+        self.column_key = column_key
+        self.replacement = replacement
+        self.valuelist = valuelist
+        self.read = read
+        self.write = write
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def _warn(self) -> None:
+        warnings.warn(
+            f"Client.{self.name} is deprecated (as in IRIS): use client_metadata.{self.replacement}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> _Deprecated: ...
+    @overload
+    def __get__(self, instance: Client, owner: type) -> str | None: ...
+    def __get__(self, instance: Client | None, owner: type) -> _Deprecated | str | None:
+        if instance is None:
+            return self
+        self._warn()
+        return self.current(instance)
+
+    def __set__(self, instance: Client, value: str | None) -> None:
+        self._warn()
+        value = value or None
+        if value is not None and value not in self.valuelist:
+            allowed = ", ".join(self.valuelist)
+            problem = Problem(self.name, f"must be one of {allowed} (got {value!r})", VALUELIST)
+            raise ValidationError(instance.kind, instance.application_name, [problem])
+        self.write(instance.client_metadata, value)
+        setattr(instance, self.column_key, value)
+
+    def current(self, client: Client) -> str | None:
+        """The deprecated value the metadata implies; None when it has no deprecated equivalent."""
+        value = self.read(client.client_metadata) if client.client_metadata is not None else None
+        return value if value in self.valuelist else None
+
+
+def _set_method(metadata: ClientMetadata, value: str | None) -> None:
+    metadata.token_endpoint_auth_method = AUTHENTICATION_TYPE_TO_METHOD[value] if value else None
+
+
+def _set_signing(metadata: ClientMetadata, value: str | None) -> None:
+    metadata.token_endpoint_auth_signing_alg = value
+    metadata.request_object_signing_alg = value
+
+
+_ENCRYPTED = ("id_token", "userinfo", "access_token")
+
+
+def _set_key_algorithm(metadata: ClientMetadata, value: str | None) -> None:
+    for member in _ENCRYPTED:
+        setattr(metadata, f"{member}_encrypted_response_alg", value)
+    metadata.request_object_encryption_alg = value
+
+
+def _set_encryption(metadata: ClientMetadata, value: str | None) -> None:
+    for member in _ENCRYPTED:
+        setattr(metadata, f"{member}_encrypted_response_enc", value)
+    metadata.request_object_encryption_enc = value
+
+
+class Client(Validated, Base):
+    """IRIS OAuth2.Client: one client application (client + authorization server) configuration."""
+
+    __tablename__ = "OAuth2_Client"
+    kind = "Client"
+
+    #: IRIS `ApplicationName` (IdKey): the client's name, chosen by the user; it cannot change once saved.
+    application_name: Mapped[str] = iris_property(
+        "ApplicationName", required=True, minlen=1, maxlen=128, primary_key=True
+    )
+    #: IRIS `ClientType`: public, confidential, or resource (a resource server that is not also a client).
+    client_type: Mapped[str] = iris_property("ClientType", required=True, valuelist=tuple(ClientType))
+    #: IRIS `ClientId`: issued at registration.
+    client_id: Mapped[str | None] = iris_property("ClientId")
+    #: IRIS `ClientSecret`: issued at registration. Secret.
+    client_secret: Mapped[str | None] = iris_property("ClientSecret", secret=True)
+    #: IRIS `ClientCredentials`: alias of the X509Credentials holding the client's certificate and private key.
+    client_credentials: Mapped[str | None] = iris_property(
+        "ClientCredentials", Kind.STRING, ForeignKey("OAuth2_X509Credentials.Alias"), maxlen=64
+    )
+    #: IRIS `ClientPassword`: password of the private key in `client_credentials`. Secret.
+    client_password: Mapped[str | None] = iris_property("ClientPassword", maxlen=128, secret=True)
+    #: IRIS `DefaultScope`: blank-separated scope for token requests.
+    default_scope: Mapped[str | None] = iris_property("DefaultScope")
+    #: IRIS `Description`.
+    description: Mapped[str | None] = iris_property("Description", maxlen=256)
+    #: IRIS `Enabled`: a disabled client gets no tokens.
+    enabled: Mapped[bool] = iris_property("Enabled", Kind.BOOLEAN, required=True, initial=True)
+    #: IRIS `AcceptNonStandardImplicitIdToken`.
+    accept_non_standard_implicit_id_token: Mapped[bool] = iris_property(
+        "AcceptNonStandardImplicitIdToken", Kind.BOOLEAN, required=True, initial=False
+    )
+    #: IRIS `JWTAudience` as stored (IRIS `JWTAudienceGetStored`); read `jwt_audience` for the effective value.
+    _jwt_audience: Mapped[str | None] = iris_property("JWTAudience", maxlen=256)
+    #: IRIS `JWTInterval`: lifetime in seconds of client-authentication JWTs.
+    jwt_interval: Mapped[int] = iris_property("JWTInterval", Kind.INTEGER, required=True, minval=1, initial=60)
+    #: IRIS `SSLConfiguration`: the TLS configuration for requests to the authorization server.
+    ssl_configuration: Mapped[str] = iris_property(
+        "SSLConfiguration", Kind.STRING, ForeignKey("OAuth2_SSLConfiguration.Name"),
+        required=True, minlen=1, maxlen=64, initial="default",
+    )  # fmt: skip
+    #: IRIS `ServerDefinition` (its ID): the authorization server this client uses.
+    server_definition_id: Mapped[int] = mapped_column(
+        "ServerDefinition", ForeignKey("OAuth2_ServerDefinition.ID", ondelete="RESTRICT"), index=True
+    )
+    server_definition: Mapped[ServerDefinition] = relationship(back_populates="clients", lazy="joined")
+    #: IRIS `RedirectionEndpoint`: where the authorization server returns authorization responses.
+    redirection_endpoint: Mapped[Endpoint | None] = composite(
+        mapped_column("RedirectionEndpoint_Host", Text(), nullable=True),
+        mapped_column("RedirectionEndpoint_Port", Integer(), nullable=True),
+        mapped_column("RedirectionEndpoint_Prefix", Text(), nullable=True),
+        mapped_column("RedirectionEndpoint_UseSSL", Boolean(create_constraint=False), nullable=True),
+    )
+    #: IRIS `Metadata` (IRIS's name is reserved by SQLAlchemy, hence the prefix).
+    client_metadata: Mapped[ClientMetadata] = relationship(
+        back_populates="client", cascade="all, delete-orphan", lazy="joined"
+    )
+    #: The client's stored tokens (IRIS OAuth2.AccessToken rows with this ApplicationName).
+    access_tokens: Mapped[list[AccessToken]] = relationship(back_populates="client", cascade="all, delete-orphan")
+
+    _authentication_type: Mapped[str | None] = iris_property(
+        "AuthenticationType", valuelist=tuple(AuthenticationType), initial=AuthenticationType.BASIC
+    )
+    _signing_algorithm: Mapped[str | None] = iris_property(
+        "SigningAlgorithm", valuelist=tuple(DeprecatedSigningAlgorithm)
+    )
+    _encryption_algorithm: Mapped[str | None] = iris_property(
+        "EncryptionAlgorithm", valuelist=tuple(DeprecatedEncryptionAlgorithm)
+    )
+    _key_algorithm: Mapped[str | None] = iris_property("KeyAlgorithm", valuelist=tuple(DeprecatedKeyAlgorithm))
+
+    #: Deprecated IRIS `AuthenticationType`: basic <-> client_secret_basic, body <-> client_secret_post, ...
+    authentication_type = _Deprecated(
+        "_authentication_type", "token_endpoint_auth_method", tuple(AuthenticationType),
+        lambda m: METHOD_TO_AUTHENTICATION_TYPE.get(m.token_endpoint_auth_method or ""), _set_method,
+    )  # fmt: skip
+    #: Deprecated IRIS `SigningAlgorithm` <-> token_endpoint_auth_signing_alg (and request_object_signing_alg).
+    signing_algorithm = _Deprecated(
+        "_signing_algorithm", "token_endpoint_auth_signing_alg", tuple(DeprecatedSigningAlgorithm),
+        lambda m: m.token_endpoint_auth_signing_alg, _set_signing,
+    )  # fmt: skip
+    #: Deprecated IRIS `EncryptionAlgorithm` <-> the *_encrypted_response_enc members.
+    encryption_algorithm = _Deprecated(
+        "_encryption_algorithm", "id_token_encrypted_response_enc", tuple(DeprecatedEncryptionAlgorithm),
+        lambda m: m.id_token_encrypted_response_enc, _set_encryption,
+    )  # fmt: skip
+    #: Deprecated IRIS `KeyAlgorithm` <-> the *_encrypted_response_alg members.
+    key_algorithm = _Deprecated(
+        "_key_algorithm", "id_token_encrypted_response_alg", tuple(DeprecatedKeyAlgorithm),
+        lambda m: m.id_token_encrypted_response_alg, _set_key_algorithm,
+    )  # fmt: skip
+
+    def __init__(self, **values: Any) -> None:
+        # The metadata goes first, so the deprecated properties have somewhere to write.
+        metadata = values.pop("client_metadata", None) or ClientMetadata()
+        super().__init__(client_metadata=metadata, **values)
+
+    @property
+    def jwt_audience(self) -> str | None:
+        """IRIS `JWTAudienceGet`: the stored audience, or for older definitions the server's issuer."""
+        if self._jwt_audience:
+            return self._jwt_audience
+        return self.server_definition.issuer_endpoint if self.server_definition is not None else None
+
+    @jwt_audience.setter
+    def jwt_audience(self, value: str | None) -> None:
+        self._jwt_audience = value
+
+    @property
+    def is_awaiting_registration(self) -> bool:
+        """True while the client has no client_id and its server offers dynamic registration."""
+        server = self.server_definition
+        return not self.client_id and bool(
+            server is not None and server.server_metadata is not None
+            and server.server_metadata.registration_endpoint
+        )  # fmt: skip
+
+    def normalize(self) -> None:
+        super().normalize()
+        if self.client_metadata is not None:
+            self.client_metadata.normalize()
+            for prop in (Client.authentication_type, Client.signing_algorithm, Client.encryption_algorithm,
+                         Client.key_algorithm):  # fmt: skip
+                setattr(self, prop.column_key, prop.current(self))
+
+    def cross_field_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        metadata = self.client_metadata
+        if metadata is None:
+            return [Problem("client_metadata", "is required", 5659)]
+        found += [Problem(f"client_metadata.{p.field}", p.message, p.code) for p in metadata.problems()]
+        if self.server_definition is None and self.server_definition_id is None:
+            found.append(Problem("server_definition", "is required", 5659))
+        pending = self.is_awaiting_registration
+        if not self.client_id and not pending:
+            found.append(Problem("client_id", "is required for every client type (or register the client)", 5659))
+        needs_secret = metadata.token_endpoint_auth_method not in _NO_SECRET_METHODS
+        confidential = self.client_type in (ClientType.CONFIDENTIAL, ClientType.RESOURCE)
+        if confidential and needs_secret and not self.client_secret and not pending:
+            found.append(Problem(
+                "client_secret",
+                f"is required for a {self.client_type} client using {metadata.token_endpoint_auth_method}",
+                5659,
+            ))  # fmt: skip
+        endpoint = self.redirection_endpoint
+        if endpoint is not None:
+            found += endpoint.problems("redirection_endpoint")
+        redirected = not metadata.grant_types or bool(REDIRECT_GRANT_TYPES & set(metadata.grant_types))
+        if endpoint is None and redirected and self.client_type in (ClientType.PUBLIC, ClientType.CONFIDENTIAL):
+            found.append(Problem(
+                "redirection_endpoint",
+                f"is required for a {self.client_type} client unless its grant_types need no redirect",
+                5659,
+            ))  # fmt: skip
+        renamed = get_history(self, "application_name").deleted
+        if renamed and renamed[0] is not None:
+            found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))
+        return found
+
+    def reference_problems(self, session: Session) -> list[Problem]:
+        return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
+            missing_reference(session, "client_credentials", X509Credentials, self.client_credentials)
+        )
+
+    def check_unique(self, session: Session) -> None:
+        stored = session.get(Client, self.application_name)
+        twins = [c for c in session.new if isinstance(c, Client) and c.application_name == self.application_name]
+        if (stored is not None and stored is not self) or len(twins) > 1:
+            raise DuplicateError(self.kind, self.application_name, "application_name")
+
+    @classmethod
+    def Open(cls, session: Session, application_name: str) -> Client | None:
+        """The client with that application name, or None (IRIS `Open`)."""
+        return session.get(cls, application_name)
+
+    @classmethod
+    def DeleteId(cls, session: Session, application_name: str) -> None:
+        """Delete the client with its metadata and stored tokens (IRIS `DeleteId`).
+
+        Raises:
+            NotFoundError: no client has that application name (IRIS #5809).
+        """
+        client = session.get(cls, application_name)
+        if client is None:
+            raise NotFoundError(cls.kind, application_name)
+        session.delete(client)
+        session.flush()
+
+    @classmethod
+    def List(cls, session: Session) -> ListQuery:
+        """Rows of (application_name, client_type, default_scope) ordered by name (IRIS query `List`)."""
+        return ListQuery(session, cls._list_statement(), cls.application_name)
+
+    @classmethod
+    def ListForServer(cls, session: Session, server_id: int) -> ListQuery:
+        """The `List` rows of the clients of one server definition (IRIS query `ListForServer`)."""
+        statement = cls._list_statement().where(cls.server_definition_id == server_id)
+        return ListQuery(session, statement, cls.application_name)
+
+    @classmethod
+    def _list_statement(cls) -> Any:
+        return select(cls.application_name, cls.client_type, cls.default_scope)

@@ -1,0 +1,151 @@
+"""OAuth2.ServerDefinition: an authorization server that client definitions use.
+
+Keyed by an integer ID like IRIS; `issuer_endpoint` is unique and matched exactly (IRIS #5808 on duplicates).
+Deleting a server definition that clients still use is refused (IRIS #5823).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import ForeignKey, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from ..errors import DuplicateError, InUseError, NotFoundError, Problem
+from ..queries import ListQuery
+from ..types import REDIRECT_GRANT_TYPES
+from ..validation import Kind
+from .base import Base, Validated, iris_property, missing_reference, referencing
+from .server_metadata import ServerMetadata
+from .ssl_configuration import SSLConfiguration
+from .x509_credentials import X509Credentials
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+class ServerDefinition(Validated, Base):
+    """IRIS OAuth2.ServerDefinition."""
+
+    __tablename__ = "OAuth2_ServerDefinition"
+    kind = "ServerDefinition"
+
+    #: IRIS `ID`: the integer row ID that `Client.server_definition` and `ListForServer` use.
+    id: Mapped[int] = mapped_column("ID", primary_key=True, autoincrement=True)
+    #: IRIS `IssuerEndpoint`: the issuer identifier, unique and matched exactly.
+    issuer_endpoint: Mapped[str] = iris_property("IssuerEndpoint", Kind.URI, required=True, maxlen=1024, unique=True)
+    #: IRIS `SSLConfiguration`: the TLS configuration for discovery, JWKS and registration requests.
+    ssl_configuration: Mapped[str] = iris_property(
+        "SSLConfiguration", Kind.STRING, ForeignKey("OAuth2_SSLConfiguration.Name"),
+        required=True, minlen=1, maxlen=64, initial="default",
+    )  # fmt: skip
+    #: IRIS `InitialAccessToken`: bearer token for dynamic registration (RFC 7591 §3). Secret.
+    initial_access_token: Mapped[str | None] = iris_property("InitialAccessToken", secret=True)
+    #: IRIS `ServerCredentials`: X.509 credentials with the server's certificate, instead of a JWKS.
+    server_credentials: Mapped[str | None] = iris_property(
+        "ServerCredentials", Kind.STRING, ForeignKey("OAuth2_X509Credentials.Alias"), maxlen=64
+    )
+    #: IRIS `IsDiscovery`: the metadata came from discovery rather than being entered by hand.
+    is_discovery: Mapped[bool] = iris_property("IsDiscovery", Kind.BOOLEAN, required=True, initial=False)
+    #: IRIS `PublicJWKS`: the cached copy of the server's public JWKS.
+    public_jwks: Mapped[dict[str, Any] | None] = iris_property("PublicJWKS", Kind.JSON)
+
+    #: IRIS `Metadata`: the server's discovery metadata (IRIS's name is reserved by SQLAlchemy, hence the prefix).
+    server_metadata: Mapped[ServerMetadata] = relationship(
+        back_populates="server_definition", cascade="all, delete-orphan", passive_deletes=True, lazy="joined"
+    )
+    #: IRIS `Clients`: the client definitions that use this server.
+    clients: Mapped[list[Client]] = relationship(back_populates="server_definition", passive_deletes="all")
+
+    def __init__(self, **values: Any) -> None:
+        values.setdefault("server_metadata", ServerMetadata())
+        super().__init__(**values)
+
+    @property
+    def identity(self) -> object:
+        return self.issuer_endpoint
+
+    def cross_field_problems(self) -> list[Problem]:
+        found: list[Problem] = []
+        if self.issuer_endpoint:
+            parts = urlsplit(self.issuer_endpoint)
+            if parts.query or parts.fragment:
+                found.append(Problem("issuer_endpoint", "must not have a query or fragment (RFC 8414 §2)"))
+        metadata = self.server_metadata
+        if metadata is None:
+            return [*found, Problem("server_metadata", "is required", 5659)]
+        found += [Problem(f"server_metadata.{p.field}", p.message, p.code) for p in metadata.problems()]
+        if not metadata.token_endpoint:
+            found.append(Problem("server_metadata.token_endpoint", "is required", 5659))
+        redirect_grants = metadata.grant_types_supported is None or bool(
+            REDIRECT_GRANT_TYPES & set(metadata.grant_types_supported)
+        )
+        if redirect_grants and not metadata.authorization_endpoint:
+            found.append(Problem(
+                "server_metadata.authorization_endpoint",
+                "is required unless grant_types_supported lists no redirect-based grant", 5659,
+            ))  # fmt: skip
+        if metadata.issuer and self.issuer_endpoint and metadata.issuer != self.issuer_endpoint:
+            found.append(Problem("server_metadata.issuer", "must equal issuer_endpoint exactly (RFC 8414 §3.3)"))
+        return found
+
+    def normalize(self) -> None:
+        super().normalize()
+        if self.server_metadata is not None:
+            self.server_metadata.normalize()
+
+    def reference_problems(self, session: Session) -> list[Problem]:
+        return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
+            missing_reference(session, "server_credentials", X509Credentials, self.server_credentials)
+        )
+
+    def check_unique(self, session: Session) -> None:
+        statement = select(ServerDefinition.id).where(ServerDefinition.issuer_endpoint == self.issuer_endpoint)
+        if self.id is not None:
+            statement = statement.where(ServerDefinition.id != self.id)
+        if session.scalar(statement) is not None:
+            raise DuplicateError(self.kind, self.issuer_endpoint, "issuer_endpoint")
+
+    def before_delete(self, session: Session) -> None:
+        from .client import Client
+
+        users = referencing(session, self.id, [(Client.application_name, Client.server_definition_id)])
+        if users:
+            raise InUseError(self.kind, self.issuer_endpoint, users)
+
+    @classmethod
+    def Open(cls, session: Session, id: int) -> ServerDefinition | None:
+        """The server definition with that ID, or None (IRIS `Open`)."""
+        return session.get(cls, id)
+
+    @classmethod
+    def OpenByIssuer(cls, session: Session, issuer: str) -> ServerDefinition | None:
+        """The server definition whose issuer is exactly `issuer`, or None (IRIS `OpenByIssuer`)."""
+        return session.scalars(select(cls).where(cls.issuer_endpoint == issuer)).one_or_none()
+
+    @classmethod
+    def DeleteId(cls, session: Session, id: int) -> None:
+        """Delete the server definition with that ID (IRIS `DeleteId`).
+
+        Raises:
+            NotFoundError: no server definition has that ID.
+            InUseError: client definitions still use it.
+        """
+        server = session.get(cls, id)
+        if server is None:
+            raise NotFoundError(cls.kind, id)
+        session.delete(server)
+        session.flush()
+
+    @classmethod
+    def List(cls, session: Session) -> ListQuery:
+        """Rows of (id, issuer_endpoint, client_count), ordered by id (IRIS query `List`)."""
+        from .client import Client
+
+        statement = (
+            select(cls.id, cls.issuer_endpoint, func.count(Client.application_name).label("client_count"))
+            .outerjoin(Client, Client.server_definition_id == cls.id)
+            .group_by(cls.id, cls.issuer_endpoint)
+        )
+        return ListQuery(session, statement, cls.id)

@@ -1,0 +1,65 @@
+"""A named TLS configuration, the port of the IRIS SSL configuration that `ssl_configuration` names.
+
+IRIS keeps file names (CAFile, CertificateFile, PrivateKeyFile); here the PEM text itself is stored, so a client
+definition is complete in the database and moves with it. A configuration without CA certificates trusts the
+system CA store. Migration 0001 creates one named "default" that does exactly that.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Mapped, Session
+
+from ..errors import InUseError, Problem
+from ..pem import certificate_problems, private_key_problems
+from ..validation import Kind
+from .base import Base, Validated, iris_property, referencing
+
+#: The configuration migration 0001 creates: verify peers against the system CA store.
+DEFAULT_SSL_CONFIGURATION = "default"
+
+
+class SSLConfiguration(Validated, Base):
+    """A TLS configuration for requests to an authorization server, stored by name."""
+
+    __tablename__ = "OAuth2_SSLConfiguration"
+    kind = "SSLConfiguration"
+
+    #: IRIS `Name`: the name clients and server definitions refer to.
+    name: Mapped[str] = iris_property("Name", required=True, minlen=1, maxlen=64, primary_key=True)
+    #: IRIS `Description`.
+    description: Mapped[str | None] = iris_property("Description", maxlen=256)
+    #: IRIS `Enabled`: a disabled configuration cannot be used for requests.
+    enabled: Mapped[bool] = iris_property("Enabled", Kind.BOOLEAN, required=True, initial=True)
+    #: IRIS `VerifyPeer`: verify the server's certificate chain and host name.
+    verify_peer: Mapped[bool] = iris_property("VerifyPeer", Kind.BOOLEAN, required=True, initial=True)
+    #: PEM bundle of trusted CA certificates (IRIS `CAFile`); empty means the system CA store.
+    certificate_authorities: Mapped[str | None] = iris_property("CertificateAuthorities")
+    #: PEM client certificate for mutual TLS (IRIS `CertificateFile`).
+    certificate: Mapped[str | None] = iris_property("Certificate")
+    #: PEM private key of the client certificate (IRIS `PrivateKeyFile`). Secret.
+    private_key: Mapped[str | None] = iris_property("PrivateKey", secret=True)
+    #: Password of `private_key` (IRIS `PrivateKeyPassword`). Secret.
+    private_key_password: Mapped[str | None] = iris_property("PrivateKeyPassword", maxlen=128, secret=True)
+
+    def cross_field_problems(self) -> list[Problem]:
+        found = certificate_problems("certificate_authorities", self.certificate_authorities)
+        found += certificate_problems("certificate", self.certificate)
+        found += private_key_problems("private_key", self.private_key, self.private_key_password, self.certificate)
+        if bool(self.certificate) != bool(self.private_key):
+            found.append(Problem("private_key", "a client certificate and its private key go together"))
+        return found
+
+    def before_delete(self, session: Session) -> None:
+        from .client import Client
+        from .server_definition import ServerDefinition
+
+        users = referencing(
+            session,
+            self.name,
+            [
+                (Client.application_name, Client.ssl_configuration),
+                (ServerDefinition.issuer_endpoint, ServerDefinition.ssl_configuration),
+            ],
+        )
+        if users:
+            raise InUseError(self.kind, self.name, users)

@@ -8,7 +8,7 @@ select for an application to refine (`.where(...)`, `.limit(...)`) and run itsel
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any, Unpack
+from typing import Any
 
 from sqlalchemy import Row, Select
 from sqlalchemy.orm import Session
@@ -20,7 +20,7 @@ BATCH_SIZE = 1000
 class ListQuery:
     """One IRIS query bound to a session; rows come out ordered by `key`."""
 
-    def __init__(self, session: Session, statement: Select[Unpack[tuple[Any, ...]]], key: Any) -> None:
+    def __init__(self, session: Session, statement: Select[*tuple[Any, ...]], key: Any) -> None:
         self.session = session
         #: The select, ordered by the key: compose it freely, then run it with `session.execute`.
         self.statement = statement.order_by(key)

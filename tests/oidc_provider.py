@@ -134,9 +134,7 @@ def ensure_installed(timeout: float = 300.0) -> None:
             check=False,
         )
         if proc.returncode != 0:
-            raise RuntimeError(
-                f"`npm ci` in {OIDC_DIR} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
-            )
+            raise RuntimeError(f"`npm ci` in {OIDC_DIR} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
 
 
 class OidcProvider:
@@ -227,9 +225,7 @@ class OidcProvider:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise RuntimeError(
-                    f"OIDC provider not ready after {self.startup_timeout:g}s; stderr:\n{self.stderr()}"
-                )
+                raise RuntimeError(f"OIDC provider not ready after {self.startup_timeout:g}s; stderr:\n{self.stderr()}")
             try:
                 line = lines.get(timeout=min(remaining, 0.5))
             except queue.Empty:
@@ -344,9 +340,7 @@ class OidcProvider:
         self._test_call("POST", "/__test/reset")
 
     def _test_call(self, method: str, path: str) -> dict[str, Any]:
-        req = urllib.request.Request(
-            f"{self.issuer}{path}", method=method, data=b"" if method == "POST" else None
-        )
+        req = urllib.request.Request(f"{self.issuer}{path}", method=method, data=b"" if method == "POST" else None)
         with _NO_PROXY_OPENER.open(req, timeout=5) as resp:
             data: dict[str, Any] = json.loads(resp.read())
         return data

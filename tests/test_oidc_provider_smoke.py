@@ -297,9 +297,7 @@ def test_registration_requires_initial_access_token() -> None:
         assert wrong.status_code in (400, 401), wrong.text
         assert "error" in wrong.json()
 
-        accepted = requests.post(
-            endpoint, json=metadata, headers={"Authorization": f"Bearer {IAT}"}, timeout=5
-        )
+        accepted = requests.post(endpoint, json=metadata, headers={"Authorization": f"Bearer {IAT}"}, timeout=5)
         assert accepted.status_code == 201, accepted.text
         assert accepted.json()["client_id"]
 

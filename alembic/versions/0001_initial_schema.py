@@ -125,9 +125,7 @@ def upgrade() -> None:
         ),
         sa.Column(
             "SigningAlgorithm",
-            sa.Enum(
-                "RS256", "RS384", "RS512", name="SigningAlgorithm", native_enum=False, create_constraint=True
-            ),
+            sa.Enum("RS256", "RS384", "RS512", name="SigningAlgorithm", native_enum=False, create_constraint=True),
             nullable=True,
         ),
         sa.Column(
@@ -166,9 +164,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("ApplicationName", name=op.f("pk_OAuth2_Client")),
     )
     with op.batch_alter_table("OAuth2_Client", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_OAuth2_Client_ServerDefinition"), ["ServerDefinition"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_OAuth2_Client_ServerDefinition"), ["ServerDefinition"], unique=False)
 
     op.create_table(
         "OAuth2_Server_Metadata",
@@ -253,9 +249,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("ID", name=op.f("pk_OAuth2_AccessToken")),
-        sa.UniqueConstraint(
-            "ApplicationName", "SessionId", name=op.f("uq_OAuth2_AccessToken_ApplicationName")
-        ),
+        sa.UniqueConstraint("ApplicationName", "SessionId", name=op.f("uq_OAuth2_AccessToken_ApplicationName")),
     )
     with op.batch_alter_table("OAuth2_AccessToken", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_OAuth2_AccessToken_Hash"), ["Hash"], unique=False)

@@ -150,7 +150,7 @@ class Validated:
         for name, (key, _rules) in self.property_rules().items():
             column = mapper.attrs[key].columns[0]
             if name not in values and "initial" in column.info:
-                values[name] = column.info["initial"]
+                setattr(self, key, column.info["initial"])  # IRIS InitialExpression, set at %New
         for name, value in values.items():
             if not hasattr(type(self), name):
                 raise TypeError(f"{name!r} is not a property of {type(self).__name__}")

@@ -104,28 +104,38 @@ class ClientMetadata(Validated, Base):
     registration_access_token: Mapped[str | None] = _text("registration_access_token", secret=True)
 
     access_token_signed_response_alg: Mapped[str | None] = _alg(
-        "access_token_signed_response_alg", _SIGNED_OR_NONE, "RS256")
+        "access_token_signed_response_alg", _SIGNED_OR_NONE, "RS256"
+    )
     access_token_encrypted_response_alg: Mapped[str | None] = _alg(
-        "access_token_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none")
+        "access_token_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none"
+    )
     access_token_encrypted_response_enc: Mapped[str | None] = _alg(
-        "access_token_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none")
+        "access_token_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none"
+    )
     id_token_signed_response_alg: Mapped[str | None] = _alg("id_token_signed_response_alg", SIGNING_ALGORITHMS, "RS256")
     id_token_encrypted_response_alg: Mapped[str | None] = _alg(
-        "id_token_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none")
+        "id_token_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none"
+    )
     id_token_encrypted_response_enc: Mapped[str | None] = _alg(
-        "id_token_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none")
+        "id_token_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none"
+    )
     request_object_signing_alg: Mapped[str | None] = _alg("request_object_signing_alg", _SIGNED_OR_NONE, "RS256")
     request_object_encryption_alg: Mapped[str | None] = _alg(
-        "request_object_encryption_alg", KEY_MANAGEMENT_ALGORITHMS, "none")
+        "request_object_encryption_alg", KEY_MANAGEMENT_ALGORITHMS, "none"
+    )
     request_object_encryption_enc: Mapped[str | None] = _alg(
-        "request_object_encryption_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none")
+        "request_object_encryption_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none"
+    )
     token_endpoint_auth_signing_alg: Mapped[str | None] = _alg(
-        "token_endpoint_auth_signing_alg", SIGNING_ALGORITHMS, "RS256")
+        "token_endpoint_auth_signing_alg", SIGNING_ALGORITHMS, "RS256"
+    )
     userinfo_signed_response_alg: Mapped[str | None] = _alg("userinfo_signed_response_alg", _SIGNED_OR_NONE, "RS256")
     userinfo_encrypted_response_alg: Mapped[str | None] = _alg(
-        "userinfo_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none")
+        "userinfo_encrypted_response_alg", KEY_MANAGEMENT_ALGORITHMS, "none"
+    )
     userinfo_encrypted_response_enc: Mapped[str | None] = _alg(
-        "userinfo_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none")
+        "userinfo_encrypted_response_enc", CONTENT_ENCRYPTION_ALGORITHMS, "none"
+    )
 
     @property
     def identity(self) -> object:

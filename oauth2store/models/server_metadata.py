@@ -86,23 +86,31 @@ class ServerMetadata(Validated, Base):
     subject_types_supported: Mapped[list[str] | None] = _list("subject_types_supported")
     id_token_signing_alg_values_supported: Mapped[list[str] | None] = _list("id_token_signing_alg_values_supported")
     id_token_encryption_alg_values_supported: Mapped[list[str] | None] = _list(
-        "id_token_encryption_alg_values_supported")
+        "id_token_encryption_alg_values_supported"
+    )
     id_token_encryption_enc_values_supported: Mapped[list[str] | None] = _list(
-        "id_token_encryption_enc_values_supported")
+        "id_token_encryption_enc_values_supported"
+    )
     userinfo_signing_alg_values_supported: Mapped[list[str] | None] = _list("userinfo_signing_alg_values_supported")
     userinfo_encryption_alg_values_supported: Mapped[list[str] | None] = _list(
-        "userinfo_encryption_alg_values_supported")
+        "userinfo_encryption_alg_values_supported"
+    )
     userinfo_encryption_enc_values_supported: Mapped[list[str] | None] = _list(
-        "userinfo_encryption_enc_values_supported")
+        "userinfo_encryption_enc_values_supported"
+    )
     request_object_signing_alg_values_supported: Mapped[list[str] | None] = _list(
-        "request_object_signing_alg_values_supported")
+        "request_object_signing_alg_values_supported"
+    )
     request_object_encryption_alg_values_supported: Mapped[list[str] | None] = _list(
-        "request_object_encryption_alg_values_supported")
+        "request_object_encryption_alg_values_supported"
+    )
     request_object_encryption_enc_values_supported: Mapped[list[str] | None] = _list(
-        "request_object_encryption_enc_values_supported")
+        "request_object_encryption_enc_values_supported"
+    )
     token_endpoint_auth_methods_supported: Mapped[list[str] | None] = _list("token_endpoint_auth_methods_supported")
     token_endpoint_auth_signing_alg_values_supported: Mapped[list[str] | None] = _list(
-        "token_endpoint_auth_signing_alg_values_supported")
+        "token_endpoint_auth_signing_alg_values_supported"
+    )
     display_values_supported: Mapped[list[str] | None] = _list("display_values_supported")
     claim_types_supported: Mapped[list[str] | None] = _list("claim_types_supported")
     claims_supported: Mapped[list[str] | None] = _list("claims_supported")
@@ -110,11 +118,14 @@ class ServerMetadata(Validated, Base):
     ui_locales_supported: Mapped[list[str] | None] = _list("ui_locales_supported")
     code_challenge_methods_supported: Mapped[list[str] | None] = _list("code_challenge_methods_supported")
     access_token_signing_alg_values_supported: Mapped[list[str] | None] = _list(
-        "access_token_signing_alg_values_supported")
+        "access_token_signing_alg_values_supported"
+    )
     access_token_encryption_alg_values_supported: Mapped[list[str] | None] = _list(
-        "access_token_encryption_alg_values_supported")
+        "access_token_encryption_alg_values_supported"
+    )
     access_token_encryption_enc_values_supported: Mapped[list[str] | None] = _list(
-        "access_token_encryption_enc_values_supported")
+        "access_token_encryption_enc_values_supported"
+    )
 
     claims_parameter_supported: Mapped[bool | None] = _flag("claims_parameter_supported")
     request_parameter_supported: Mapped[bool | None] = _flag("request_parameter_supported")

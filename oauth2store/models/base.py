@@ -121,7 +121,12 @@ def iris_property(
 
 def missing_reference(session: Session, field: str, model: type[Validated], key: object) -> list[Problem]:
     """A problem when `key` names no stored `model` (IRIS refuses a dangling name on save)."""
-    if key is None or key == "" or session.get(model, key) is not None:
+    if key is None or key == "":
+        return []
+    if any(isinstance(obj, model) and obj.identity == key for obj in session.new):
+        return []  # saved by the same flush
+    stored = session.get(model, key)
+    if stored is not None and stored not in session.deleted:
         return []
     return [Problem(field, f"no {model.kind} named {key!r} is stored")]
 

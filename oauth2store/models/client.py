@@ -177,6 +177,9 @@ class Client(Validated, Base):
         mapped_column("RedirectionEndpoint_Prefix", Text(), nullable=True),
         mapped_column("RedirectionEndpoint_UseSSL", Boolean(create_constraint=False), nullable=True),
     )
+    # Never read: they tell the unit of work to insert a named configuration before the client that names it.
+    _ssl_configuration_row: Mapped[SSLConfiguration] = relationship(lazy="raise")
+    _client_credentials_row: Mapped[X509Credentials | None] = relationship(lazy="raise")
     #: IRIS `Metadata` (IRIS's name is reserved by SQLAlchemy, hence the prefix).
     client_metadata: Mapped[ClientMetadata] = relationship(
         back_populates="client", cascade="all, delete-orphan", lazy="joined"

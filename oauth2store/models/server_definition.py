@@ -51,6 +51,9 @@ class ServerDefinition(Validated, Base):
     #: IRIS `PublicJWKS`: the cached copy of the server's public JWKS.
     public_jwks: Mapped[dict[str, Any] | None] = iris_property("PublicJWKS", Kind.JSON)
 
+    # Never read: they tell the unit of work to insert a named configuration before the server that names it.
+    _ssl_configuration_row: Mapped[SSLConfiguration] = relationship(lazy="raise")
+    _server_credentials_row: Mapped[X509Credentials | None] = relationship(lazy="raise")
     #: IRIS `Metadata`: the server's discovery metadata (IRIS's name is reserved by SQLAlchemy, hence the prefix).
     server_metadata: Mapped[ServerMetadata] = relationship(
         back_populates="server_definition", cascade="all, delete-orphan", passive_deletes=True, lazy="joined"
@@ -135,6 +138,7 @@ class ServerDefinition(Validated, Base):
         server = session.get(cls, id)
         if server is None:
             raise NotFoundError(cls.kind, id)
+        server.before_delete(session)  # refuse before the session marks anything deleted
         session.delete(server)
         session.flush()
 

@@ -169,7 +169,7 @@ class Client(Validated, Base):
     server_definition_id: Mapped[int] = mapped_column(
         "ServerDefinition", ForeignKey("OAuth2_ServerDefinition.ID", ondelete="RESTRICT"), index=True
     )
-    server_definition: Mapped[ServerDefinition] = relationship(back_populates="clients")
+    server_definition: Mapped[ServerDefinition] = relationship(back_populates="clients", lazy="joined")
     #: IRIS `RedirectionEndpoint`: where the authorization server returns authorization responses.
     redirection_endpoint: Mapped[Endpoint | None] = composite(
         mapped_column("RedirectionEndpoint_Host", Text(), nullable=True),

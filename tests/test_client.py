@@ -284,3 +284,13 @@ def test_repr_shows_only_the_key(make_client: MakeClient) -> None:
     client = make_client(client_secret="s3cr3t-value", client_password="pw-value")
     assert repr(client) == "<Client 'orders-service'>"
     assert "s3cr3t" not in repr(client.client_metadata)
+
+
+def test_the_schema_refuses_what_validation_refuses(session: Session, make_client: MakeClient) -> None:
+    """Writes that bypass the ORM still meet the VALUELIST CHECK constraints."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    make_client()
+    with pytest.raises(IntegrityError):
+        session.execute(text('UPDATE "OAuth2_Client" SET "ClientType" = \'agent\''))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from oauth2store import (
+    AccessToken,
     Client,
     ClientMetadata,
     ServerDefinition,
@@ -43,6 +44,9 @@ MAXLEN_CASES = [
     (SSLConfiguration, "name", 64),
     (SSLConfiguration, "description", 256),
     (X509Credentials, "alias", 64),
+    (AccessToken, "application_name", 128),
+    (AccessToken, "session_id", 256),
+    (AccessToken, "token_type", 64),
 ]
 
 VALUELIST_CASES = [
@@ -80,6 +84,8 @@ REQUIRED_CASES = [
     (SSLConfiguration, "name"),
     (X509Credentials, "alias"),
     (X509Credentials, "certificate"),
+    (AccessToken, "application_name"),
+    (AccessToken, "session_id"),
 ]
 
 

@@ -64,6 +64,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def empty_postgres_url(tmp_path: Path) -> Iterator[str]:
+    """A second, empty PostgreSQL database (schema), e.g. the target of a migration between stores."""
+    yield from backend_url("postgresql", tmp_path)
+
+
+@pytest.fixture
 def store(store_url: str) -> Iterator[Store]:
     """A store migrated to the newest schema."""
     with Store(store_url) as migrated:

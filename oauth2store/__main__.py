@@ -1,0 +1,5 @@
+"""`python -m oauth2store` runs the command."""
+
+from .cli import main
+
+raise SystemExit(main())

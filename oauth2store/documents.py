@@ -1,0 +1,245 @@
+"""Export and import of a store as one JSON document, for scripted migrations between databases.
+
+The document names everything by its natural key (configuration names, issuers, application names), never by
+database IDs, so it moves between SQLite and PostgreSQL unchanged. Secrets are left out unless asked for.
+Importing validates the whole document before anything is written and reports every problem at once; the caller's
+transaction makes it all-or-nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .errors import OAuth2StoreError, Problem, ValidationError
+from .models import (
+    Client,
+    Endpoint,
+    ServerDefinition,
+    SSLConfiguration,
+    X509Credentials,
+)
+from .models.base import Validated
+
+FORMAT = "oauth2store/1"
+#: Derived from the client metadata (the deprecated IRIS properties); never part of a document.
+_DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_algorithm", "key_algorithm"})
+#: Stored by reference, written by the document's own structure.
+_STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
+
+
+def properties(obj: Validated, *, include_secrets: bool) -> dict[str, Any]:
+    """The IRIS properties of `obj` that have a value, by Python name; secrets only when asked for."""
+    values: dict[str, Any] = {}
+    for name, (key, rules) in type(obj).property_rules().items():
+        if name in _DERIVED or (rules.secret and not include_secrets):
+            continue
+        value = getattr(obj, key)
+        if value is not None:
+            values[name] = value
+    return values
+
+
+def client_document(client: Client, *, include_secrets: bool = False) -> dict[str, Any]:
+    """One client as the document carries it: its properties, server issuer, redirect URL and metadata."""
+    document = properties(client, include_secrets=include_secrets)
+    document["server"] = client.server_definition.issuer_endpoint
+    if client.redirection_endpoint is not None:
+        document["redirection_endpoint"] = client.redirection_endpoint.url
+    document["metadata"] = properties(client.client_metadata, include_secrets=include_secrets)
+    return document
+
+
+def server_document(server: ServerDefinition, *, include_secrets: bool = False) -> dict[str, Any]:
+    """One server definition as the document carries it."""
+    document = properties(server, include_secrets=include_secrets)
+    document["metadata"] = properties(server.server_metadata, include_secrets=include_secrets)
+    return document
+
+
+def export_document(session: Session, *, include_secrets: bool = False) -> dict[str, Any]:
+    """The whole store: TLS configurations, X.509 credentials, server definitions and clients, in key order."""
+
+    def ordered(model: Any, key: Any) -> list[Any]:
+        return list(session.scalars(select(model).order_by(key)))
+
+    secrets = include_secrets
+    return {
+        "format": FORMAT,
+        "secrets_included": include_secrets,
+        "ssl_configurations": [
+            properties(c, include_secrets=secrets) for c in ordered(SSLConfiguration, SSLConfiguration.name)
+        ],
+        "x509_credentials": [
+            properties(c, include_secrets=secrets) for c in ordered(X509Credentials, X509Credentials.alias)
+        ],
+        "servers": [
+            server_document(s, include_secrets=secrets)
+            for s in ordered(ServerDefinition, ServerDefinition.issuer_endpoint)
+        ],
+        "clients": [client_document(c, include_secrets=secrets) for c in ordered(Client, Client.application_name)],
+    }
+
+
+@dataclass
+class ImportReport:
+    """What an import created, changed and left as it was, by kind and key."""
+
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.unchanged)} unchanged"
+
+
+class _Collector:
+    """Gathers problems under their path in the document (e.g. `clients[3].client_type`)."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, problems: Iterable[Problem]) -> None:
+        self.problems += [Problem(f"{path}.{p.field}" if path else p.field, p.message, p.code) for p in problems]
+
+
+def _assign(obj: Validated, values: dict[str, Any], path: str, collector: _Collector) -> bool:
+    """Set the named properties on `obj`; True when anything changed. Unknown names are problems, not ignored."""
+    rules = type(obj).property_rules()
+    changed = False
+    for name, value in values.items():
+        entry = rules.get(name)
+        if entry is None or name in _DERIVED:
+            collector.add(path, [Problem(name, f"is not a property of {type(obj).kind}")])
+            continue
+        if getattr(obj, entry[0]) != value:
+            setattr(obj, entry[0], value)
+            changed = True
+    return changed
+
+
+def _items(document: dict[str, Any], section: str, collector: _Collector) -> Iterator[tuple[str, dict[str, Any]]]:
+    items = document.get(section, [])
+    if not isinstance(items, list):
+        collector.add("", [Problem(section, "must be a list")])
+        return
+    for index, item in enumerate(items):
+        path = f"{section}[{index}]"
+        if isinstance(item, dict):
+            yield path, dict(item)
+        else:
+            collector.add("", [Problem(path, "must be an object")])
+
+
+def import_document(
+    session: Session, document: object, *, progress: Callable[[int], None] | None = None
+) -> ImportReport:
+    """Create or update everything the document describes, in the caller's transaction.
+
+    Existing objects are matched by key and updated; nothing is deleted. Every object is validated before the
+    session is flushed, and all problems are reported together.
+
+    Raises:
+        ValidationError: the document, or any object in it, is invalid (nothing has been flushed).
+    """
+    collector = _Collector()
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ValidationError("document", None, [Problem("format", f"must be {FORMAT!r}")])
+    unknown = set(document) - {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers",
+                               "clients"}  # fmt: skip
+    collector.add("", [Problem(name, "is not a section of the document") for name in sorted(unknown)])
+    report = ImportReport()
+    touched: list[tuple[str, Validated]] = []
+
+    def record(kind: str, key: object, obj: Validated, created: bool, changed: bool, path: str) -> None:
+        label = f"{kind} {key}"
+        (report.created if created else report.updated if changed else report.unchanged).append(label)
+        touched.append((path, obj))
+        if progress is not None:
+            progress(1)
+
+    with session.no_autoflush:
+        named: list[tuple[type[Validated], str, str]] = [
+            (SSLConfiguration, "ssl_configurations", "name"),
+            (X509Credentials, "x509_credentials", "alias"),
+        ]
+        for model, section, key_name in named:
+            for path, values in _items(document, section, collector):
+                key = values.get(key_name)
+                if not isinstance(key, str) or not key:
+                    collector.add(path, [Problem(key_name, "is required", 5659)])
+                    continue
+                existing = session.get(model, key)
+                obj = existing or model(**{key_name: key})
+                changed = _assign(obj, values, path, collector)
+                session.add(obj)
+                record(model.kind, key, obj, existing is None, changed, path)
+        servers: dict[str, ServerDefinition] = {}
+        for path, values in _items(document, "servers", collector):
+            issuer = values.get("issuer_endpoint")
+            metadata = values.pop("metadata", {})
+            if not isinstance(issuer, str) or not issuer:
+                collector.add(path, [Problem("issuer_endpoint", "is required", 5659)])
+                continue
+            existing_server = ServerDefinition.OpenByIssuer(session, issuer)
+            server = existing_server or ServerDefinition(issuer_endpoint=issuer)
+            changed = _assign(server, values, path, collector)
+            if isinstance(metadata, dict):
+                changed = _assign(server.server_metadata, metadata, f"{path}.metadata", collector) or changed
+            else:
+                collector.add(path, [Problem("metadata", "must be an object")])
+            servers[issuer] = server
+            session.add(server)
+            record("ServerDefinition", issuer, server, existing_server is None, changed, path)
+        for path, values in _items(document, "clients", collector):
+            name = values.get("application_name")
+            metadata = values.pop("metadata", {})
+            issuer = values.pop("server", None)
+            redirect = values.pop("redirection_endpoint", None)
+            if not isinstance(name, str) or not name:
+                collector.add(path, [Problem("application_name", "is required", 5659)])
+                continue
+            existing_client = Client.Open(session, name)
+            client = existing_client or Client(application_name=name)
+            changed = _assign(client, values, path, collector)
+            used = servers.get(issuer) if isinstance(issuer, str) else None
+            if used is None and isinstance(issuer, str):
+                used = ServerDefinition.OpenByIssuer(session, issuer)
+            if used is None:
+                collector.add(path, [Problem("server", f"no server definition with issuer {issuer!r}")])
+            elif client.server_definition is not used:
+                client.server_definition = used
+                changed = True
+            endpoint = _endpoint(redirect, path, collector)
+            if endpoint != client.redirection_endpoint:
+                client.redirection_endpoint = endpoint
+                changed = True
+            if isinstance(metadata, dict):
+                changed = _assign(client.client_metadata, metadata, f"{path}.metadata", collector) or changed
+            else:
+                collector.add(path, [Problem("metadata", "must be an object")])
+            session.add(client)
+            record("Client", name, client, existing_client is None, changed, path)
+        for path, written in touched:
+            collector.add(path, written.problems())
+    if collector.problems:
+        raise ValidationError("document", None, collector.problems)
+    session.flush()
+    return report
+
+
+def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:
+    if url is None:
+        return None
+    if not isinstance(url, str):
+        collector.add(path, [Problem("redirection_endpoint", "must be a URL string")])
+        return None
+    try:
+        return Endpoint.parse(url)
+    except OAuth2StoreError:
+        collector.add(path, [Problem("redirection_endpoint", "must be an absolute http(s) URL without query")])
+        return None

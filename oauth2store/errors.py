@@ -7,7 +7,9 @@
     ├── NotFoundError (LookupError)     .kind, .key                             (IRIS #5809)
     ├── DuplicateError                  .kind, .key                             (IRIS #5808)
     ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
-    └── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── JWKSError                       a JWKS that cannot be used (private or malformed keys)
+    └── JWTValidationError              .check: which check a JWT failed (alg, kid, signature, exp, aud, ...)
 
 Messages name the property and the rule and never include a secret's value.
 """
@@ -92,3 +94,17 @@ class SchemaVersionError(OAuth2StoreError):
             f"the database has {found}, this oauth2store needs {head}: "
             "run `oauth2store db upgrade` (or Store.upgrade())"
         )
+
+
+class JWKSError(OAuth2StoreError):
+    """A JWKS document that cannot be used: not a key set, a malformed key, or private key material."""
+
+
+class JWTValidationError(OAuth2StoreError):
+    """A JWT failed one check; `check` names it ("format", "alg", "kid", "signature", "exp", "nbf", "iat",
+    "iss", "aud" or "jwks"), and the message never includes the token."""
+
+    def __init__(self, check: str, problem: str) -> None:
+        self.check = check
+        self.problem = problem
+        super().__init__(f"JWT {check}: {problem}")

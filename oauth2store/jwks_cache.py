@@ -25,6 +25,9 @@ class CachePolicy:
     ceiling: int = 86_400
 
 
+DEFAULT_POLICY = CachePolicy()
+
+
 def _directives(cache_control: str) -> dict[str, str | None]:
     directives: dict[str, str | None] = {}
     for part in cache_control.split(","):
@@ -50,7 +53,7 @@ def _http_date(value: str | None) -> float | None:
         return None
 
 
-def expiry_from_headers(headers: Mapping[str, str], now: float, policy: CachePolicy = CachePolicy()) -> int:
+def expiry_from_headers(headers: Mapping[str, str], now: float, policy: CachePolicy = DEFAULT_POLICY) -> int:
     """The IRIS-style expiry of a response received at `now` with these (case-insensitive) headers."""
     lowered = {k.lower(): v for k, v in headers.items()}
     directives = _directives(lowered.get("cache-control", ""))

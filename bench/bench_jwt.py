@@ -1,0 +1,79 @@
+"""JWT validation throughput, as ratios against baselines measured in the same process.
+
+    python bench/bench_jwt.py [--seconds 1.0]
+
+- ours: `verify_signature` + `check_claims` with a parsed, cached `KeySet` (what validate_jwt does per token)
+- python-jose's own `jwt.decode` with a ready key object (aim: ours within 1.2x)
+- a bare `cryptography` RS256 signature verification (the floor: the RSA math alone)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import time
+from collections.abc import Callable
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from jose import jwk, jws, jwt
+
+from oauth2store.claims import check_claims
+from oauth2store.signatures import KeySet, verify_signature
+
+ISSUER = "https://as.example.com"
+
+
+def rate(fn: Callable[[], object], seconds: float) -> float:
+    """Calls per second over about `seconds`, best of three rounds."""
+    best = 0.0
+    for _ in range(3):
+        calls, started = 0, time.perf_counter()
+        while (elapsed := time.perf_counter() - started) < seconds / 3:
+            for _ in range(50):
+                fn()
+            calls += 50
+        best = max(best, calls / elapsed)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=1.5)
+    args = parser.parse_args()
+
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption()).decode()  # fmt: skip
+    public_jwk = {**jwk.construct(pem, "RS256").public_key().to_dict(), "kid": "k1", "alg": "RS256", "use": "sig"}
+    now = int(time.time())
+    claims = {"iss": ISSUER, "aud": "api", "sub": "svc", "iat": now, "exp": now + 3600, "scope": "a b"}
+    token = jws.sign(claims, pem, algorithm="RS256", headers={"kid": "k1"})
+    key_set = KeySet({"keys": [public_jwk]})
+    ready_key = jwk.construct(public_jwk, "RS256")
+    signing_input, signature = token.rsplit(".", 1)
+    raw_signature = base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4))
+    public_key = private.public_key()
+
+    def ours() -> object:
+        verified = verify_signature(token, key_set, ["RS256"])
+        check_claims(verified, issuer=ISSUER, audience="api", now=time.time(), leeway=60)
+        return verified
+
+    def jose_decode() -> object:
+        return jwt.decode(token, ready_key, algorithms=["RS256"], audience="api", issuer=ISSUER)
+
+    def bare() -> None:
+        public_key.verify(raw_signature, signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+
+    assert ours() == jose_decode()
+    results = {name: rate(fn, args.seconds) for name, fn in (("ours", ours), ("jose", jose_decode), ("bare", bare))}
+    print(f"verify_signature + check_claims  {results['ours']:9.0f} tokens/s")
+    print(f"python-jose jwt.decode (ready key) {results['jose']:7.0f} tokens/s   ours costs "
+          f"{results['jose'] / results['ours']:.2f}x jose's time (aim <= 1.2x)")  # fmt: skip
+    print(f"bare cryptography RS256 verify   {results['bare']:9.0f} /s        ours costs "
+          f"{results['bare'] / results['ours']:.2f}x the bare signature check")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

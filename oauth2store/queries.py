@@ -29,7 +29,10 @@ class ListQuery:
 
     def __iter__(self) -> Iterator[Row[Any]]:
         result = self.session.execute(self.statement.execution_options(yield_per=BATCH_SIZE))
-        yield from result
+        try:
+            yield from result
+        finally:
+            result.close()  # a loop that stops early must not leave the cursor open
 
     def all(self) -> list[Row[Any]]:
         """Every row, in a list."""

@@ -7,7 +7,9 @@
     ├── NotFoundError (LookupError)     .kind, .key                             (IRIS #5809)
     ├── DuplicateError                  .kind, .key                             (IRIS #5808)
     ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
-    └── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── SecretKeyError                  the key for the encrypted secrets is missing or not the database's key
+    └── KeyMaterialError                .application_name: the client has no usable key pair (or cannot have one)
 
 Messages name the property and the rule and never include a secret's value.
 """
@@ -92,3 +94,20 @@ class SchemaVersionError(OAuth2StoreError):
             f"the database has {found}, this oauth2store needs {head}: "
             "run `oauth2store db upgrade` (or Store.upgrade())"
         )
+
+
+class SecretKeyError(OAuth2StoreError):
+    """The key that encrypts the stored secrets is missing, malformed, or not the one the database was written with.
+
+    Nothing is read or written with a wrong key: configure the right one (`Store(url, key=...)`,
+    `$OAUTH2STORE_KEY`, or the key file beside a SQLite database) and retry.
+    """
+
+
+class KeyMaterialError(OAuth2StoreError):
+    """A client has no usable key pair for what was asked (signing a JWT, rotating keys for an HMAC algorithm)."""
+
+    def __init__(self, application_name: str | None, reason: str) -> None:
+        self.application_name = application_name
+        self.reason = reason
+        super().__init__(f"Client {application_name!r}: {reason}")

@@ -12,6 +12,7 @@ The active key is never dropped, whatever its age.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,8 +73,9 @@ class ClientKey(Validated, Base):
             self.application_name = self.client.application_name
         super().normalize()
 
-    def _order(self) -> tuple[datetime, datetime, str]:
-        return (self.active_from, self.created, self.kid)
+    def _order(self) -> tuple[datetime, datetime, int, str]:
+        # Newest last: by activation, then creation, then insertion (an unsaved key is the newest).
+        return (self.active_from, self.created, self.id if self.id is not None else sys.maxsize, self.kid)
 
     def retired_at(self, keys: Iterable[ClientKey], now: datetime) -> datetime | None:
         """When a newer key of the same use became active (by `now`), or None while this key is not superseded."""

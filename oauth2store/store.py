@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, make_url, select, table, update
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, inspect, make_url, select, table, update
 from sqlalchemy import column as sql_column
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -157,8 +157,22 @@ class Store:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
+                if not self.key_file.exists() and self._stored_verifier() is not None:
+                    # Never replace a lost key with a new one: the stored secrets need the old key back.
+                    raise SecretKeyError(
+                        f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
+                        "with the key it held: restore it (or pass that key to Store)"
+                    )
                 self._use_cipher(secrets.SecretCipher(secrets.load_or_create_key_file(self.key_file)))
             return self._cipher
+
+    def _stored_verifier(self) -> str | None:
+        """The database's key check, or None when it has none (yet)."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table(key_check.name):
+                return None
+            verifier: str | None = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+            return verifier
 
     def _staged_key_file(self) -> Path:
         assert self.key_file is not None
@@ -195,8 +209,7 @@ class Store:
     def _settle_staged_key_file(self) -> None:
         assert self.key_file is not None
         staged = self._staged_key_file()
-        with self.engine.connect() as connection:
-            verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+        verifier = self._stored_verifier()
         staged_cipher = secrets.SecretCipher(secrets.read_key_file(staged))
         try:
             if verifier is None:

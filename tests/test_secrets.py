@@ -283,9 +283,10 @@ def test_key_file_is_created_beside_the_database_owner_only(tmp_path: Path, monk
         before = read_back(store)
     with Store(url) as reopened:
         assert read_back(reopened) == before
-    key_file.unlink()  # a lost key file: a new key would be made, and refused by the key check
-    with Store(url) as lost, pytest.raises(SecretKeyError, match="wrong"):
+    key_file.unlink()  # a lost key file is never replaced by a new key: the secrets need the old one
+    with Store(url) as lost, pytest.raises(SecretKeyError, match="is missing"):
         read_back(lost)
+    assert not key_file.exists()
 
 
 def test_rekey_rewrites_the_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -445,3 +446,16 @@ def test_migration_0002_needs_the_key_only_when_secrets_are_stored(
         with pytest.raises(SecretKeyError, match="no oauth2store key"):
             keyless.upgrade()
         assert keyless.current_revision() == "0001"  # rolled back whole
+
+
+def test_migrated_schema_matches_the_models(store: Store) -> None:
+    """Revision 0002 creates exactly what the models declare (alembic autogenerate finds no difference)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from oauth2store import Base
+    from oauth2store.migrations import VERSION_TABLE
+
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})
+        assert compare_metadata(context, Base.metadata) == []

@@ -69,16 +69,49 @@ _registry_lock = threading.Lock()
 _from_environment: tuple[str, SecretCipher] | None = None
 
 
-def register_key(engine: Engine, key: str | bytes | SecretCipher) -> SecretCipher:
+def register_key(engine: Engine, key: str | bytes | SecretCipher, *, check: bool = True) -> SecretCipher:
     """Use `key` for the secret columns of every statement run through `engine` (and its execution_options copies).
 
     Call it for an engine your application created itself, before using oauth2store's models with it; without
-    it, `$OAUTH2STORE_KEY` is used. A Store calls it for its own engine.
+    it, `$OAUTH2STORE_KEY` is used. With `check`, the key is first checked against the database's key check (one
+    query), so a wrong key is refused before anything is written with it. A Store calls it for its own engine.
+
+    Raises:
+        SecretKeyError: the key is malformed, or (with `check`) not the key the database's secrets were written with.
     """
     cipher = key if isinstance(key, SecretCipher) else SecretCipher(key)
+    if check:
+        check_key(engine, cipher)
     with _registry_lock:
         _registered[engine.dialect] = cipher
     return cipher
+
+
+def check_key(engine: Engine, cipher: SecretCipher) -> None:
+    """Raise SecretKeyError unless `cipher` opens the database's key check (a database without one passes)."""
+    from sqlalchemy import inspect, select
+
+    from .models.key_check import key_check
+
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(key_check.name):
+            return
+        verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+    if verifier is not None:
+        verify(cipher, verifier)
+
+
+def verify(cipher: SecretCipher, verifier: str) -> None:
+    """Raise SecretKeyError unless `verifier` is the key check encrypted with `cipher`'s key."""
+    try:
+        plaintext = cipher.decrypt(verifier, "the key check")
+    except SecretKeyError:
+        plaintext = None
+    if plaintext != KEY_CHECK_PLAINTEXT:
+        raise SecretKeyError(
+            "wrong oauth2store key: the database's secrets were encrypted with another key "
+            "(check Store(key=...), $OAUTH2STORE_KEY or the key file)"
+        )
 
 
 def registered_cipher(dialect: Dialect) -> SecretCipher | None:

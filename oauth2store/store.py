@@ -118,7 +118,7 @@ class Store:
             self._use_cipher(secrets.SecretCipher(secrets.generate_key()))
 
     def _use_cipher(self, cipher: secrets.SecretCipher) -> None:
-        self._cipher = secrets.register_key(self.engine, cipher)
+        self._cipher = secrets.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -203,7 +203,7 @@ class Store:
                 except IntegrityError:  # another process stored its check first
                     verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
         if verifier is not None:
-            _verify(cipher, verifier)
+            secrets.verify(cipher, verifier)
         self._key_checked = True
 
     def _settle_staged_key_file(self) -> None:
@@ -214,7 +214,7 @@ class Store:
         try:
             if verifier is None:
                 raise SecretKeyError("no key check")
-            _verify(staged_cipher, verifier)
+            secrets.verify(staged_cipher, verifier)
         except SecretKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
@@ -251,7 +251,7 @@ class Store:
                 verifier = connection.scalar(locked)
                 if verifier is None:
                     raise SecretKeyError("the database has no key check; open a session first")
-                _verify(old_cipher, verifier)
+                secrets.verify(old_cipher, verifier)
                 for secret_table, key_columns, secret_columns in _secret_columns():
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
                 connection.execute(
@@ -320,18 +320,6 @@ class Store:
                 if sqlite:
                     assert driver is not None
                     driver.execute("PRAGMA foreign_keys = ON")
-
-
-def _verify(cipher: secrets.SecretCipher, verifier: str) -> None:
-    try:
-        plaintext = cipher.decrypt(verifier, "the key check")
-    except SecretKeyError:
-        raise SecretKeyError(
-            "wrong oauth2store key: the database's secrets were encrypted with another key "
-            "(check Store(key=...), $OAUTH2STORE_KEY or the key file)"
-        ) from None
-    if plaintext != secrets.KEY_CHECK_PLAINTEXT:
-        raise SecretKeyError("wrong oauth2store key: the key check does not match")
 
 
 def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:

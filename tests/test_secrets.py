@@ -203,7 +203,7 @@ def test_reading_a_secret_with_the_wrong_key_raises_not_garbage(store: Store) ->
     """An application's own session on an engine given the wrong key: the read fails, nothing is returned."""
     store_every_secret(store)
     engine = create_engine(store.url)
-    register_key(engine, generate_key())
+    register_key(engine, generate_key(), check=False)
     try:
         with Session(engine) as db:
             with pytest.raises(SecretKeyError, match="another key"):
@@ -221,6 +221,20 @@ def test_plaintext_left_in_a_secret_column_is_refused(store: Store) -> None:
         connection.execute(text('UPDATE "OAuth2_Client" SET "ClientSecret" = \'plain\''))
     with pytest.raises(SecretKeyError), store.session() as db:
         db.get(Client, "orders-service")
+
+
+def test_register_key_checks_the_key_against_the_database(store: Store) -> None:
+    store_every_secret(store)
+    engine = create_engine(store.url)
+    try:
+        with pytest.raises(SecretKeyError, match="wrong"):
+            register_key(engine, generate_key())
+        register_key(engine, os.environ[KEY_VARIABLE])
+        with Session(engine) as db:
+            client = db.get(Client, "orders-service")
+            assert client is not None and client.client_secret == "client-secret-value-0001"
+    finally:
+        engine.dispose()
 
 
 def test_application_session_uses_the_environment_key(store: Store) -> None:

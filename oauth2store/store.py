@@ -243,6 +243,7 @@ class Store:
             staged = self._staged_key_file()
             staged.unlink(missing_ok=True)
             secrets.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
+        committing = False
         try:
             with self.engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
                 locked = select(key_check.c.Verifier).where(key_check.c.ID == 1)
@@ -259,9 +260,14 @@ class Store:
                     .where(key_check.c.ID == 1)
                     .values(Verifier=new_cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
                 )
+                committing = True
         except BaseException:
-            if staged is not None:
+            # Before COMMIT was sent the staged key is worthless; after, the outcome is unknown (e.g. a lost
+            # connection) and the staged file is kept for check_key to settle against the database.
+            if staged is not None and not committing:
                 staged.unlink(missing_ok=True)
+            if committing:
+                self._key_checked = False  # the next session settles which key the database holds
             raise
         if self.key_file is not None and staged is not None:
             secrets.replace_key_file(self.key_file, staged)

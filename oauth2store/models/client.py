@@ -7,6 +7,10 @@ Cross-field rules from the class reference, with the deliberate deviations a cli
   for clients that authenticate without a secret (`private_key_jwt`, `none`).
 - `redirection_endpoint` is required for public and confidential clients, except for clients whose metadata
   `grant_types` lists no redirect-based grant (e.g. only `client_credentials`): they are never redirected to.
+
+The client's own key pairs (IRIS keeps a private and a public JWKS on the client) are rows of OAuth2_ClientKey
+(`keys`), made only by `RotateKeys`; `public_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
+properties (`client_secret`, `client_password`) are encrypted at rest like every `secret=True` column.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from sqlalchemy.orm.attributes import get_history
 
 from .. import jwk
 from ..errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
+from ..pem import load_certificates
 from ..queries import ListQuery
 from ..types import (
     AUTHENTICATION_TYPE_TO_METHOD,
@@ -285,8 +290,6 @@ class Client(Validated, Base):
         return credentials is not None and credentials.alias == self.client_credentials
 
     def _credentials_jwk(self) -> dict[str, Any]:
-        from ..pem import load_certificates
-
         assert self.x509_credentials is not None
         certificates = load_certificates(self.x509_credentials.certificate)
         public_key = certificates[0].public_key()

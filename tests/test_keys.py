@@ -375,3 +375,89 @@ def store_key(store: Store) -> str:
     from oauth2store.secrets import KEY_VARIABLE
 
     return os.environ[KEY_VARIABLE]
+
+
+# --- The keys against a real authorization server (oidc-provider on loopback) ---------------------------------
+
+
+@pytest.fixture(scope="module")
+def provider() -> Any:
+    from oidc_provider import OidcProvider
+
+    with OidcProvider() as running:
+        yield running
+
+
+def client_assertion(signer: Any, client_id: str, audience: str) -> str:
+    """An RFC 7523 client assertion signed with the SigningKey, hand-rolled with `cryptography` (RS*, PS*, ES*)."""
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    now = int(datetime.now(UTC).timestamp())
+    header: dict[str, Any] = {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}
+    if signer.x5c:
+        header["x5c"] = list(signer.x5c)
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": b64(hashlib.sha256(str(now).encode()
+              + signer.kid.encode()).digest()), "iat": now, "exp": now + 60}  # fmt: skip
+    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}".encode()
+    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[signer.alg[2:]]
+    if signer.alg.startswith("RS"):
+        signature = signer.private_key.sign(signing_input, padding.PKCS1v15(), digest)
+    elif signer.alg.startswith("PS"):
+        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
+        signature = signer.private_key.sign(signing_input, pss, digest)
+    else:
+        r, s = decode_dss_signature(signer.private_key.sign(signing_input, ec.ECDSA(digest)))
+        size = (signer.private_key.curve.key_size + 7) // 8
+        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return f"{signing_input.decode()}.{b64(signature)}"
+
+
+def register_and_get_token(provider: Any, client: Client) -> Any:
+    import requests
+
+    alg = client.client_metadata.token_endpoint_auth_signing_alg
+    registration = requests.post(
+        provider.registration_endpoint,
+        json={"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
+              "token_endpoint_auth_signing_alg": alg, "jwks": client.public_jwks},
+        timeout=5,
+    )  # fmt: skip
+    assert registration.status_code == 201, registration.text
+    client_id = registration.json()["client_id"]
+    assertion = client_assertion(signing_key(client), client_id, provider.issuer)
+    return requests.post(
+        provider.token_endpoint,
+        data={"grant_type": "client_credentials", "client_assertion": assertion,
+              "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+        timeout=5,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])  # what this oidc-provider accepts
+def test_the_server_accepts_assertions_signed_with_the_rotated_key(provider: Any, alg: str) -> None:
+    client = new_client(new_server(), client_secret=None)
+    client.client_metadata.token_endpoint_auth_signing_alg = alg
+    client.RotateKeys()
+    token = register_and_get_token(provider, client)
+    assert token.status_code == 200, token.text
+    assert token.json()["token_type"] == "Bearer"
+
+
+def test_the_server_accepts_assertions_signed_with_the_certificate_key(provider: Any) -> None:
+    client = client_with_credentials(client_password=None, key_password="cred-password")
+    token = register_and_get_token(provider, client)
+    assert token.status_code == 200, token.text
+
+
+def test_the_server_refuses_a_key_it_was_not_given(provider: Any) -> None:
+    """The check above can fail: an assertion signed by a key missing from the registered JWKS is refused."""
+    client = new_client(new_server(), client_secret=None)
+    client.RotateKeys(T0)
+    other = new_client(new_server(), client_secret=None)
+    other.RotateKeys(T0)
+    client.keys[0].private_jwk = other.keys[0].private_jwk  # sign with a key the server does not know
+    token = register_and_get_token(provider, client)
+    assert token.status_code == 401, token.text

@@ -79,10 +79,12 @@ class Store:
 
     ::
 
-        store = Store("sqlite:///clients.db")
+        store = Store("sqlite:///clients.db")   # secrets encrypted with clients.db.key (or key=..., $OAUTH2STORE_KEY)
         store.upgrade()
         with store.session() as session:      # commits on success, rolls back on error
             client = Client.Open(session, "orders-service")
+        with store.session(write=True) as session:   # read-modify-write that other processes may race
+            Client.Open(session, "orders-service").RotateKeys()
     """
 
     def __init__(self, url: str | URL | None = None, *, key: str | bytes | None = None, **engine_options: Any) -> None:

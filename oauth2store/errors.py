@@ -8,6 +8,8 @@
     ├── DuplicateError                  .kind, .key                             (IRIS #5808)
     ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
     ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── SecretKeyError                  the key for the encrypted secrets is missing or not the database's key
+    ├── KeyMaterialError                .application_name: the client has no usable key pair (or cannot have one)
     ├── JWKSError                       a JWKS that cannot be used (private or malformed keys)
     └── JWTValidationError              .check: which check a JWT failed (alg, kid, signature, exp, aud, ...)
 
@@ -108,3 +110,20 @@ class JWTValidationError(OAuth2StoreError):
         self.check = check
         self.problem = problem
         super().__init__(f"JWT {check}: {problem}")
+
+
+class SecretKeyError(OAuth2StoreError):
+    """The key that encrypts the stored secrets is missing, malformed, or not the one the database was written with.
+
+    Nothing is read or written with a wrong key: configure the right one (`Store(url, key=...)`,
+    `$OAUTH2STORE_KEY`, or the key file beside a SQLite database) and retry.
+    """
+
+
+class KeyMaterialError(OAuth2StoreError):
+    """A client has no usable key pair for what was asked (signing a JWT, rotating keys for an HMAC algorithm)."""
+
+    def __init__(self, application_name: str | None, reason: str) -> None:
+        self.application_name = application_name
+        self.reason = reason
+        super().__init__(f"Client {application_name!r}: {reason}")

@@ -3,21 +3,30 @@
 SQLite is the embedded default; the same code runs on PostgreSQL. SQLite connections get foreign keys (IRIS's
 referential integrity), WAL (readers never wait for a writer) and a busy timeout (writers queue instead of failing),
 and SQLAlchemy, not the sqlite3 module, emits BEGIN, so that transactions and SAVEPOINTs behave as documented.
+
+Secrets are encrypted with the store's key (see oauth2store.secrets): `Store(url, key=...)`, else
+`$OAUTH2STORE_KEY`, else, for a SQLite file, a key file beside the database (`<database>.key`, mode 0600) created
+at first use. The key file keeps the secrets unreadable in a copy of the database alone (a backup, a dump, a
+stolen .db file); it does not protect them from anyone who can read the key file too (same user, same backup).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event, make_url
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, inspect, make_url, select, table, update
+from sqlalchemy import column as sql_column
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import migrations
-from .errors import SchemaVersionError
+from . import migrations, secrets
+from .errors import SchemaVersionError, SecretKeyError
+from .models import Base, key_check
 
 #: Environment variable naming the database when no URL is given.
 URL_VARIABLE = "OAUTH2STORE_URL"
@@ -56,7 +65,13 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # BEGIN IMMEDIATE for write sessions: the write lock up front, so a read-modify-write cannot hit a stale
+        # snapshot (SQLITE_BUSY_SNAPSHOT) but waits its turn.
+        write = connection.get_execution_options().get(_WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+_WRITE_OPTION = "oauth2store_write"
 
 
 class Store:
@@ -64,13 +79,21 @@ class Store:
 
     ::
 
-        store = Store("sqlite:///clients.db")
+        store = Store("sqlite:///clients.db")   # secrets encrypted with clients.db.key (or key=..., $OAUTH2STORE_KEY)
         store.upgrade()
         with store.session() as session:      # commits on success, rolls back on error
             client = Client.Open(session, "orders-service")
+        with store.session(write=True) as session:   # read-modify-write that other processes may race
+            Client.Open(session, "orders-service").RotateKeys()
     """
 
-    def __init__(self, url: str | URL | None = None, **engine_options: Any) -> None:
+    def __init__(self, url: str | URL | None = None, *, key: str | bytes | None = None, **engine_options: Any) -> None:
+        """Open (not create) the database at `url`.
+
+        `key` encrypts the stored secrets (see `oauth2store.generate_key()`); without it `$OAUTH2STORE_KEY` is
+        used, else for a SQLite file the key file `<database>.key` (created at first use), else for an in-memory
+        SQLite database a random key for the process. PostgreSQL without a key refuses sessions (SecretKeyError).
+        """
         self.url = make_url(url if url is not None else default_url())
         if _is_file_sqlite(self.url):
             Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -79,7 +102,25 @@ class Store:
             _configure_sqlite(self.engine, wal=_is_file_sqlite(self.url))
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+        )
         self._schema_checked = False
+        self._key_checked = False
+        self._lock = threading.Lock()
+        #: The key file in use, when the key comes from one.
+        self.key_file: Path | None = None
+        self._cipher: secrets.SecretCipher | None = None
+        configured = key if key is not None else os.environ.get(secrets.KEY_VARIABLE) or None
+        if configured is not None:
+            self._use_cipher(secrets.SecretCipher(configured))
+        elif _is_file_sqlite(self.url):
+            self.key_file = secrets.key_file_for(str(self.url.database))
+        elif self.url.get_backend_name() == "sqlite":
+            self._use_cipher(secrets.SecretCipher(secrets.generate_key()))
+
+    def _use_cipher(self, cipher: secrets.SecretCipher) -> None:
+        self._cipher = secrets.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -95,16 +136,145 @@ class Store:
         self.engine.dispose()
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
+    def session(self, *, write: bool = False) -> Iterator[Session]:
         """A session in one transaction: committed when the block ends, rolled back if it raises.
+
+        `write=True` takes the database's write lock when the transaction begins (SQLite `BEGIN IMMEDIATE`; on
+        PostgreSQL the operations lock their rows): use it for read-modify-write work that several processes may
+        do at once, such as `client.RotateKeys()`.
 
         Raises:
             SchemaVersionError: the database is not at this version's schema (run `upgrade()`).
+            SecretKeyError: no key is configured, or it is not the key the database's secrets were written with.
         """
         if not self._schema_checked:
             self.check_schema()
-        with self._sessions() as session, session.begin():
+        if not self._key_checked:
+            self.check_key()
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
             yield session
+
+    def _load_key(self) -> secrets.SecretCipher | None:
+        """The cipher, reading or creating the key file at first use."""
+        with self._lock:
+            if self._cipher is None and self.key_file is not None:
+                if not self.key_file.exists() and self._stored_verifier() is not None:
+                    # Never replace a lost key with a new one: the stored secrets need the old key back.
+                    raise SecretKeyError(
+                        f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
+                        "with the key it held: restore it (or pass that key to Store)"
+                    )
+                self._use_cipher(secrets.SecretCipher(secrets.load_or_create_key_file(self.key_file)))
+            return self._cipher
+
+    def _stored_verifier(self) -> str | None:
+        """The database's key check, or None when it has none (yet)."""
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table(key_check.name):
+                return None
+            verifier: str | None = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+            return verifier
+
+    def _staged_key_file(self) -> Path:
+        assert self.key_file is not None
+        return self.key_file.with_name(self.key_file.name + ".new")
+
+    def check_key(self) -> None:
+        """Refuse a missing or wrong key before anything is read or written with it.
+
+        The first check on a database stores its key check; a key file left staged by an interrupted `rekey` is
+        settled here: whichever of the two keys the database holds wins.
+
+        Raises:
+            SecretKeyError: no key is configured, or it is not the database's key.
+        """
+        if self.key_file is not None and self._staged_key_file().exists():
+            self._settle_staged_key_file()
+        cipher = self._load_key()
+        if cipher is None:
+            raise secrets.missing_key()
+        with self.engine.begin() as connection:
+            verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+            if verifier is None:
+                try:
+                    with connection.begin_nested():
+                        connection.execute(
+                            key_check.insert().values(ID=1, Verifier=cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
+                        )
+                except IntegrityError:  # another process stored its check first
+                    verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+        if verifier is not None:
+            secrets.verify(cipher, verifier)
+        self._key_checked = True
+
+    def _settle_staged_key_file(self) -> None:
+        assert self.key_file is not None
+        staged = self._staged_key_file()
+        verifier = self._stored_verifier()
+        staged_cipher = secrets.SecretCipher(secrets.read_key_file(staged))
+        try:
+            if verifier is None:
+                raise SecretKeyError("no key check")
+            secrets.verify(staged_cipher, verifier)
+        except SecretKeyError:
+            staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
+            return
+        secrets.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
+        with self._lock:
+            self._cipher = None
+
+    def rekey(self, new_key: str | bytes) -> None:
+        """Re-encrypt every stored secret with `new_key`, in one transaction, and use it from now on.
+
+        With a key file, the new key is written beside it first (`<key file>.new`, mode 0600) and moved into place
+        after the commit; if the process stops in between, the next `check_key` keeps whichever key the database
+        holds, so the file and the database never disagree for a store that opens them. A key given to the Store
+        or in `$OAUTH2STORE_KEY` must be replaced there by the caller. Other processes using this database must be
+        restarted with the new key.
+
+        Raises:
+            SecretKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
+        """
+        new_cipher = secrets.SecretCipher(new_key)
+        self.check_key()
+        old_cipher = self._load_key()
+        assert old_cipher is not None
+        staged: Path | None = None
+        if self.key_file is not None:
+            staged = self._staged_key_file()
+            staged.unlink(missing_ok=True)
+            secrets.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
+        committing = False
+        try:
+            with self.engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
+                locked = select(key_check.c.Verifier).where(key_check.c.ID == 1)
+                if connection.dialect.name != "sqlite":
+                    locked = locked.with_for_update()
+                verifier = connection.scalar(locked)
+                if verifier is None:
+                    raise SecretKeyError("the database has no key check; open a session first")
+                secrets.verify(old_cipher, verifier)
+                for secret_table, key_columns, secret_columns in _secret_columns():
+                    _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
+                connection.execute(
+                    update(key_check)
+                    .where(key_check.c.ID == 1)
+                    .values(Verifier=new_cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
+                )
+                committing = True
+        except BaseException:
+            # Before COMMIT was sent the staged key is worthless; after, the outcome is unknown (e.g. a lost
+            # connection) and the staged file is kept for check_key to settle against the database.
+            if staged is not None and not committing:
+                staged.unlink(missing_ok=True)
+            if committing:
+                self._key_checked = False  # the next session settles which key the database holds
+            raise
+        if self.key_file is not None and staged is not None:
+            secrets.replace_key_file(self.key_file, staged)
+        with self._lock:
+            self._use_cipher(new_cipher)
 
     def check_schema(self) -> None:
         """Raise SchemaVersionError unless the database is at the head revision."""
@@ -120,13 +290,72 @@ class Store:
             return migrations.current_revision(connection)
 
     def upgrade(self, revision: str = "head") -> None:
-        """Create or migrate the schema up to `revision` (the newest by default), in one transaction."""
-        with self.engine.begin() as connection:
-            migrations.upgrade(connection, revision)
-        self._schema_checked = False
+        """Create or migrate the schema up to `revision` (the newest by default), in one transaction.
+
+        Migrating stored plaintext secrets to encrypted ones (revision 0002) needs the key.
+        """
+        self._load_key()
+        self._migrate(migrations.upgrade, revision)
 
     def downgrade(self, revision: str) -> None:
-        """Migrate the schema down to `revision`; "base" drops every oauth2store table."""
-        with self.engine.begin() as connection:
-            migrations.downgrade(connection, revision)
+        """Migrate the schema down to `revision`; "base" drops every oauth2store table.
+
+        Going below revision 0002 decrypts the stored secrets again, which needs the key.
+        """
+        self._load_key()
+        self._migrate(migrations.downgrade, revision)
+
+    def _migrate(self, step: Callable[[Connection, str], None], revision: str) -> None:
+        """Run a migration in one transaction; on SQLite with foreign keys off, as SQLite's ALTER TABLE recipe says.
+
+        Batch mode rebuilds a SQLite table by copying it and dropping the original: with foreign keys on, that drop
+        would cascade to the rows referring to it. They are checked (`PRAGMA foreign_key_check`) before commit.
+        """
         self._schema_checked = False
+        self._key_checked = False
+        with self.engine.connect() as connection:
+            sqlite = connection.dialect.name == "sqlite"
+            driver = connection.connection.driver_connection
+            if sqlite:
+                assert driver is not None
+                driver.execute("PRAGMA foreign_keys = OFF")  # outside a transaction, where it takes effect
+            try:
+                with connection.begin():
+                    step(connection, revision)
+                    if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first() is not None:
+                        raise RuntimeError("the migration left rows with dangling foreign keys; rolled back")
+            finally:
+                if sqlite:
+                    assert driver is not None
+                    driver.execute("PRAGMA foreign_keys = ON")
+
+
+def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:
+    """Every table with encrypted columns: (table, primary key column names, encrypted column names)."""
+    found = []
+    for mapped in Base.metadata.sorted_tables:
+        encrypted = [c.name for c in mapped.columns if isinstance(c.type, secrets.EncryptedText)]
+        if encrypted:
+            found.append((mapped, [c.name for c in mapped.primary_key.columns], encrypted))
+    return found
+
+
+def _reencrypt(
+    connection: Connection,
+    mapped: Table,
+    key_columns: list[str],
+    secret_columns: list[str],
+    old: secrets.SecretCipher,
+    new: secrets.SecretCipher,
+) -> None:
+    """Decrypt with `old` and encrypt with `new` every value of the columns, read raw (without EncryptedText)."""
+    raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
+    for row in connection.execute(select(raw)).mappings().all():
+        values = {
+            name: new.encrypt(old.decrypt(row[name], f"{mapped.name}.{name}"))
+            for name in secret_columns
+            if row[name] is not None
+        }
+        if values:
+            condition = [raw.c[name] == row[name] for name in key_columns]
+            connection.execute(update(raw).where(*condition).values(**values))

@@ -3,8 +3,11 @@
 from .access_token import AccessToken as AccessToken
 from .base import Base as Base
 from .client import Client as Client
+from .client_key import ClientKey as ClientKey
+from .client_key import KeyState as KeyState
 from .client_metadata import ClientMetadata as ClientMetadata
 from .endpoint import Endpoint as Endpoint
+from .key_check import key_check as key_check
 from .server_definition import ServerDefinition as ServerDefinition
 from .server_metadata import ServerMetadata as ServerMetadata
 from .ssl_configuration import SSLConfiguration as SSLConfiguration
@@ -14,10 +17,13 @@ __all__ = [
     "AccessToken",
     "Base",
     "Client",
+    "ClientKey",
     "ClientMetadata",
     "Endpoint",
+    "KeyState",
     "SSLConfiguration",
     "ServerDefinition",
     "ServerMetadata",
     "X509Credentials",
+    "key_check",
 ]

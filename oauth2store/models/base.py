@@ -3,6 +3,7 @@
 Each IRIS property becomes a column made by `iris_property`, whose `info["rules"]` carries the IRIS parameters
 (Required, MINLEN, MAXLEN, VALUELIST, InitialExpression). That one declaration feeds the SQL type, the per-property
 check without an instance (IRIS's `<Prop>IsValid`), `validate()` on a whole object, and the check before every flush.
+`secret=True` makes the column encrypted at rest (`EncryptedText`); its messages never show the value.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from ..errors import Problem, ValidationError
+from ..secrets import EncryptedText, require_cipher
 from ..validation import Kind, Rules, check
 
 #: Named constraints, so that alembic can alter and drop them on SQLite (batch mode) and PostgreSQL alike.
@@ -70,6 +72,9 @@ class Base(DeclarativeBase):
 
 
 def _sql_type(rules: Rules) -> TypeEngine[Any]:
+    if rules.secret:
+        # Encrypted at rest (see oauth2store.secrets); MAXLEN applies to the plaintext, the column holds a token.
+        return EncryptedText()
     if rules.valuelist is not None:
         # A VARCHAR with a named CHECK on every backend: the schema refuses what validation refuses.
         return Enum(
@@ -240,6 +245,10 @@ class Validated:
         self.validate()
         self.check_unique(session)
 
+    def has_secret_values(self) -> bool:
+        """True when a secret property of this object holds a value (which needs the store's key to be written)."""
+        return any(rules.secret and getattr(self, key) for key, rules in self.property_rules().values())
+
     def before_delete(self, session: Session) -> None:
         """Runs before each flush that deletes this object; subclasses refuse deletes that would orphan others."""
 
@@ -262,3 +271,6 @@ def _check_before_flush(session: Session, flush_context: object, instances: obje
         for obj in list(session.new) + list(session.dirty):
             if isinstance(obj, Validated):
                 obj.before_save(session)
+                if obj.has_secret_values():
+                    # Refuse a write without a key here, as our own error, rather than deep inside the flush.
+                    require_cipher(session.get_bind(mapper=inspect(type(obj))).dialect)

@@ -7,19 +7,27 @@ Cross-field rules from the class reference, with the deliberate deviations a cli
   for clients that authenticate without a secret (`private_key_jwt`, `none`).
 - `redirection_endpoint` is required for public and confidential clients, except for clients whose metadata
   `grant_types` lists no redirect-based grant (e.g. only `client_credentials`): they are never redirected to.
+
+The client's own key pairs (IRIS keeps a private and a public JWKS on the client) are rows of OAuth2_ClientKey
+(`keys`), made only by `RotateKeys`; `public_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
+properties (`client_secret`, `client_password`) are encrypted at rest like every `secret=True` column.
 """
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, overload
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, select
-from sqlalchemy.orm import Mapped, Session, composite, mapped_column, relationship
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
+from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
-from ..errors import DuplicateError, NotFoundError, Problem, ValidationError
+from .. import jwk
+from ..errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
+from ..pem import load_certificates
 from ..queries import ListQuery
 from ..types import (
     AUTHENTICATION_TYPE_TO_METHOD,
@@ -35,6 +43,7 @@ from ..types import (
 from ..validation import VALUELIST, Kind
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
+from .client_key import ClientKey, active_key
 from .client_metadata import ClientMetadata
 from .endpoint import Endpoint
 from .server_definition import ServerDefinition
@@ -42,6 +51,17 @@ from .ssl_configuration import SSLConfiguration
 from .x509_credentials import X509Credentials
 
 _NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
+
+#: How long RotateKeys publishes a new key before it signs: longer than a server caches the client's JWKS.
+DEFAULT_PUBLICATION_DELAY = timedelta(hours=1)
+#: How long a retired key stays published: longer than `jwt_interval` plus the server's JWKS cache time.
+DEFAULT_RETENTION = timedelta(days=1)
+#: The metadata members asking for responses encrypted to the client's own key.
+_ENCRYPTED_RESPONSE_MEMBERS = (
+    "id_token_encrypted_response_alg",
+    "userinfo_encrypted_response_alg",
+    "access_token_encrypted_response_alg",
+)
 
 
 class _Deprecated:
@@ -186,6 +206,13 @@ class Client(Validated, Base):
     )
     #: The client's stored tokens (IRIS OAuth2.AccessToken rows with this ApplicationName).
     access_tokens: Mapped[list[AccessToken]] = relationship(back_populates="client", cascade="all, delete-orphan")
+    #: The client's own key pairs (IRIS's private and public JWKS), written by RotateKeys; deleted with the client.
+    keys: Mapped[list[ClientKey]] = relationship(
+        back_populates="client", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        order_by=ClientKey.id,
+    )  # fmt: skip
+    #: The X509Credentials that `client_credentials` names (read-only; set `client_credentials` to change it).
+    x509_credentials: Mapped[X509Credentials | None] = relationship(lazy="joined", viewonly=True)
 
     _authentication_type: Mapped[str | None] = iris_property(
         "AuthenticationType", valuelist=tuple(AuthenticationType), initial=AuthenticationType.BASIC
@@ -243,6 +270,132 @@ class Client(Validated, Base):
             server is not None and server.server_metadata is not None
             and server.server_metadata.registration_endpoint
         )  # fmt: skip
+
+    @property
+    def public_jwks(self) -> dict[str, Any]:
+        """The client's public JWKS now: publish it at the client's jwks_uri or send it in a registration.
+
+        Pure (no I/O): see `public_jwks_at`.
+        """
+        return self.public_jwks_at(datetime.now(UTC))
+
+    def public_jwks_at(self, now: datetime) -> dict[str, Any]:
+        """The public parts of the keys published at `now`: published, active, and retired within their retention.
+
+        With `client_credentials`, the certificate's key (with `x5c`) instead, as IRIS JWKSFromCredentials.
+        """
+        if self.client_credentials:
+            return {"keys": [self._credentials_jwk()]} if self._credentials_jwk_available() else {"keys": []}
+        return {"keys": [dict(k.public_jwk) for k in self.keys if not k.is_expired(self.keys, now)]}
+
+    def _credentials_jwk_available(self) -> bool:
+        credentials = self.x509_credentials
+        return credentials is not None and credentials.alias == self.client_credentials
+
+    def _credentials_jwk(self) -> dict[str, Any]:
+        assert self.x509_credentials is not None
+        certificates = load_certificates(self.x509_credentials.certificate)
+        public_key = certificates[0].public_key()
+        if not isinstance(public_key, jwk.PublicKey):
+            raise KeyMaterialError(self.application_name, "the certificate's key is neither RSA nor EC")
+        members: dict[str, Any] = jwk.public_jwk(public_key)
+        members["kid"] = jwk.thumbprint(members)
+        members["use"] = "sig"
+        alg = self.client_metadata.token_endpoint_auth_signing_alg if self.client_metadata is not None else None
+        if alg and jwk.algorithm_fits_key(alg, public_key):
+            members["alg"] = alg
+        members["x5c"] = list(jwk.x5c(certificates))
+        return members
+
+    def RotateKeys(
+        self,
+        now: datetime | None = None,
+        *,
+        publication_delay: timedelta = DEFAULT_PUBLICATION_DELAY,
+        retention: timedelta = DEFAULT_RETENTION,
+    ) -> list[ClientKey]:
+        """Add a new key pair to the client's JWKS and save it (IRIS `RotateKeys`); returns the new keys.
+
+        One signing key for `client_metadata.token_endpoint_auth_signing_alg` (RS256 by default; RS*, PS*, ES*),
+        and one encryption key per RSA algorithm the `*_encrypted_response_alg` members ask for (RSA-OAEP; RSA1_5
+        only when a member names it). Every key is published at once; it becomes active (signs) `now` when the
+        client has no active key of its use, else after `publication_delay`, so servers caching the client's JWKS
+        see it before it is used. Keys retired for longer than `retention` are dropped (the active key never is),
+        and `client_metadata.jwks` is set to the new public JWKS.
+
+        With `client_credentials` set, the key comes from that certificate and nothing changes (as IRIS).
+        In a session, the keys are flushed (committed with the session's transaction); the metadata row is locked
+        first, so concurrent rotations of one client keep every key. On SQLite, rotate inside
+        `store.session(write=True)` so that two processes queue instead of one failing on a stale snapshot.
+
+        Raises:
+            KeyMaterialError: the signing algorithm is not a key-pair algorithm (HS* signs with the secret).
+            ValidationError: `retention` is not longer than `jwt_interval` plus `publication_delay`.
+        """
+        if self.client_credentials:
+            return []
+        metadata = self.client_metadata
+        signing_alg = metadata.token_endpoint_auth_signing_alg or "RS256"
+        if not jwk.is_key_pair_signing_algorithm(signing_alg):
+            raise KeyMaterialError(
+                self.application_name,
+                f"client_metadata.token_endpoint_auth_signing_alg {signing_alg} has no key pair to rotate "
+                "(HS* algorithms sign with the client secret)",
+            )
+        if retention <= timedelta(seconds=self.jwt_interval or 0) + publication_delay:
+            raise ValidationError(self.kind, self.application_name, [Problem(
+                "retention", "must be longer than jwt_interval plus publication_delay (the server's JWKS cache time)"
+            )])  # fmt: skip
+        wanted = [("sig", signing_alg)]
+        encryption = {getattr(metadata, member) for member in _ENCRYPTED_RESPONSE_MEMBERS}
+        wanted += [("enc", alg) for alg in sorted(encryption & jwk.RSA_ENCRYPTION_ALGORITHMS)]
+        # Generated before any lock is taken: RSA generation is the slow part (tens of milliseconds).
+        generated = [(use, alg, jwk.generate_private_key(alg)) for use, alg in wanted]
+
+        session = object_session(self)
+        if session is not None and inspect(self).persistent:
+            self._lock_for_rotation(session)
+            session.refresh(self, ["keys"])  # keys other transactions committed while we generated
+        now = now or datetime.now(UTC)
+        created: list[ClientKey] = []
+        for use, alg, private_key in generated:
+            private_members: dict[str, Any] = jwk.private_jwk(private_key)
+            public_members: dict[str, Any] = jwk.public_jwk(private_key.public_key())
+            kid = jwk.thumbprint(public_members)
+            public_members.update(kid=kid, use=use, alg=alg)
+            private_members.update(kid=kid, use=use, alg=alg)
+            current = active_key(self.keys, use, now)
+            key = ClientKey(
+                kid=kid, use=use, alg=alg,
+                private_jwk=json.dumps(private_members, separators=(",", ":")),
+                public_jwk=public_members, created=now,
+                active_from=now if current is None else now + publication_delay,
+                retention=int(retention.total_seconds()),
+            )  # fmt: skip
+            self.keys.append(key)
+            created.append(key)
+        for key in [k for k in self.keys if k.is_expired(self.keys, now)]:
+            self.keys.remove(key)
+        metadata.jwks = self.public_jwks_at(now)
+        if session is not None:
+            session.flush()
+        return created
+
+    def _lock_for_rotation(self, session: Session) -> None:
+        """Serialize rotations of this client: a row lock on PostgreSQL, the write lock on SQLite."""
+        statement = select(ClientMetadata.application_name).where(
+            ClientMetadata.application_name == self.application_name
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            # A no-op write takes SQLite's single write lock for the rest of the transaction.
+            session.execute(
+                update(ClientMetadata)
+                .where(ClientMetadata.application_name == self.application_name)
+                .values(jwks=ClientMetadata.jwks)
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            session.execute(statement.with_for_update())
 
     def normalize(self) -> None:
         super().normalize()
@@ -304,7 +457,7 @@ class Client(Validated, Base):
 
     @classmethod
     def DeleteId(cls, session: Session, application_name: str) -> None:
-        """Delete the client with its metadata and stored tokens (IRIS `DeleteId`).
+        """Delete the client with its metadata, stored tokens and key pairs (IRIS `DeleteId`).
 
         Raises:
             NotFoundError: no client has that application name (IRIS #5809).

@@ -7,7 +7,14 @@
     ├── NotFoundError (LookupError)     .kind, .key                             (IRIS #5809)
     ├── DuplicateError                  .kind, .key                             (IRIS #5808)
     ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
-    └── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
+    ├── ClientNotUsableError            .application_name, .reason: disabled, or awaiting registration
+    ├── InsecureEndpointError (ValueError) .url: a non-https endpoint that is not loopback
+    ├── KeyMaterialError                .kid: no usable signing key (missing, unreadable, wrong password)
+    ├── TransportError                  .url (no query): timeout, connection refused, TLS failure, retries spent
+    ├── ProtocolError                   .url, .status_code: the server broke the spec (non-JSON, wrong status)
+    │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
+    └── OAuthServerError                .error, .error_description, .error_uri, .status_code (RFC 6749 §5.2)
 
 Messages name the property and the rule and never include a secret's value.
 """
@@ -16,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 
 class OAuth2StoreError(Exception):
@@ -92,3 +100,86 @@ class SchemaVersionError(OAuth2StoreError):
             f"the database has {found}, this oauth2store needs {head}: "
             "run `oauth2store db upgrade` (or Store.upgrade())"
         )
+
+
+def url_without_query(url: str) -> str:
+    """The URL as shown in messages: no query, fragment or user info (they may carry secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class ClientNotUsableError(OAuth2StoreError):
+    """The client definition cannot get tokens as it stands: it is disabled, or not registered yet."""
+
+    def __init__(self, application_name: str, reason: str) -> None:
+        self.application_name = application_name
+        self.reason = reason
+        super().__init__(f"Client {application_name!r} cannot get tokens: {reason}")
+
+
+class InsecureEndpointError(OAuth2StoreError, ValueError):
+    """An endpoint is not https and not on a loopback host (and insecure HTTP was not allowed explicitly)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url_without_query(url)
+        super().__init__(
+            f"{self.url}: endpoints must use https (plain http only on loopback, or with allow_insecure_http=True)"
+        )
+
+
+class KeyMaterialError(OAuth2StoreError):
+    """No usable key to sign with: none configured, unreadable PEM, wrong password, or an unsupported algorithm."""
+
+    def __init__(self, message: str, kid: str | None = None) -> None:
+        self.kid = kid
+        super().__init__(message)
+
+
+class TransportError(OAuth2StoreError):
+    """The HTTP exchange itself failed (timeout, connection, TLS), after any retries."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url_without_query(url)
+        super().__init__(f"{self.url}: {message}")
+
+
+class ProtocolError(OAuth2StoreError):
+    """The server answered, but not as the specification says (not JSON, unexpected status, oversized body)."""
+
+    def __init__(self, url: str, message: str, status_code: int | None = None) -> None:
+        self.url = url_without_query(url)
+        self.status_code = status_code
+        status = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{self.url}{status}: {message}")
+
+
+class DiscoveryError(ProtocolError):
+    """A discovery document was refused (wrong issuer, no token endpoint, not JSON); nothing was stored."""
+
+    def __init__(self, issuer: str, url: str, message: str, status_code: int | None = None) -> None:
+        self.issuer = issuer
+        super().__init__(url, message, status_code)
+
+
+class OAuthServerError(OAuth2StoreError):
+    """The server answered with an RFC 6749 §5.2 error (e.g. invalid_client); never retried."""
+
+    def __init__(
+        self,
+        url: str,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.url = url_without_query(url)
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.status_code = status_code
+        detail = f": {error_description}" if error_description else ""
+        super().__init__(f"{self.url} (HTTP {status_code}) answered {error}{detail}")

@@ -23,6 +23,8 @@ from .errors import SchemaVersionError
 URL_VARIABLE = "OAUTH2STORE_URL"
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option: a SQLite connection with it set begins its transactions with BEGIN IMMEDIATE.
+SQLITE_BEGIN_IMMEDIATE = "oauth2store_sqlite_begin_immediate"
 
 
 def default_url() -> str:
@@ -56,7 +58,9 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # BEGIN IMMEDIATE takes the write lock up front, for a connection that asked for it (see token_cache).
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:

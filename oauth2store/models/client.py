@@ -11,12 +11,13 @@ Cross-field rules from the class reference, with the deliberate deviations a cli
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any, overload
 
 from sqlalchemy import Boolean, ForeignKey, Integer, Text, select
-from sqlalchemy.orm import Mapped, Session, composite, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
 from ..errors import DuplicateError, NotFoundError, Problem, ValidationError
@@ -293,6 +294,37 @@ class Client(Validated, Base):
         twins = [c for c in session.new if isinstance(c, Client) and c.application_name == self.application_name]
         if (stored is not None and stored is not self) or len(twins) > 1:
             raise DuplicateError(self.kind, self.application_name, "application_name")
+
+    def introspect(self, token: str, *, allow_insecure_http: bool = False) -> dict[str, Any]:
+        """RFC 7662 introspection of `token` at the server, authenticated as this client (IRIS GetIntrospection).
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
+        """
+        from ..agent import client_config, introspect_token, transport_for
+
+        config = client_config(self._session(), self)
+        return introspect_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token,
+                                time.time())  # fmt: skip
+
+    def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
+        """RFC 7009 revocation of `token`, which also leaves the token cache (IRIS RevokeToken).
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
+        """
+        from ..agent import client_config, forget_token, revoke_token, transport_for
+
+        session = self._session()
+        config = client_config(session, self)
+        revoke_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token, time.time())
+        forget_token(session, self.application_name, token)
+
+    def _session(self) -> Session:
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"Client {self.application_name!r} is not in a session (load it with Client.Open)")
+        return session
 
     @classmethod
     def Open(cls, session: Session, application_name: str) -> Client | None:

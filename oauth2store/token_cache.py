@@ -1,0 +1,182 @@
+"""The shared token cache: tokens in the store (OAuth2_AccessToken), an in-process layer in front, single flight.
+
+Every thread and process of an application shares the stored tokens, keyed by (application_name, session_id),
+where the session id is derived from what was asked for ("agent:" + a digest of the scope and the resources). An
+in-process layer, shared by all agents of one engine, answers warm hits without a query. When a token must be
+renewed, one thread per process (a thread lock) and one process per application (a database lock: SQLite
+`BEGIN IMMEDIATE`, PostgreSQL `SELECT ... FOR NO KEY UPDATE` of the client row) asks the server; the others wait,
+then find its token when they re-check the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, delete, select
+from sqlalchemy.orm import Session
+
+from .models.access_token import AccessToken
+from .models.client import Client
+from .store import SQLITE_BEGIN_IMMEDIATE, Store
+from .tokens import Token
+
+#: The grant recorded on stored agent tokens.
+GRANT_TYPE = "client_credentials"
+#: Session ids of agent tokens start with this.
+SESSION_PREFIX = "agent:"
+
+
+def session_id(scope: str | None, resources: Sequence[str]) -> str:
+    """The cache key of a token for that (normalized) scope and those resources."""
+    material = json.dumps([scope or "", list(resources)], separators=(",", ":")).encode()
+    return SESSION_PREFIX + hashlib.sha256(material).hexdigest()[:40]
+
+
+def token_hash(access_token: str) -> str:
+    """The digest stored in `AccessToken.hash`, to find a token (e.g. to revoke it) without comparing secrets."""
+    return hashlib.sha256(access_token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Skew:
+    """How long before its expiry a token is renewed: `fixed` seconds, else max(`minimum`, `fraction` x lifetime).
+
+    Never more than half the lifetime, so that a short-lived token is still used for a while.
+    """
+
+    fixed: float | None = None
+    minimum: float = 60.0
+    fraction: float = 0.1
+
+    def seconds(self, lifetime: float) -> float:
+        wanted = self.fixed if self.fixed is not None else max(self.minimum, self.fraction * lifetime)
+        return min(wanted, lifetime / 2)
+
+    def renew_at(self, token: Token) -> float:
+        """Epoch seconds from which the token is no longer handed out."""
+        lifetime = token.lifetime
+        expires = token.expires_at.timestamp()
+        seconds = lifetime.total_seconds() if lifetime is not None else 2 * self.minimum
+        return expires - self.seconds(max(seconds, 0.0))
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A token in the in-process layer with the moment it stops being handed out."""
+
+    token: Token
+    renew_at: float
+
+
+class ProcessCache:
+    """The in-process layer: tokens by (application_name, session_id), plus one renewal lock per key."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, key: tuple[str, str]) -> threading.Lock:
+        lock = self._locks.get(key)
+        if lock is None:
+            with self._guard:
+                lock = self._locks.setdefault(key, threading.Lock())
+        return lock
+
+    def evict_token(self, application_name: str, access_token: str) -> None:
+        """Forget every entry of the application holding that token (after revocation)."""
+        for key, entry in list(self.entries.items()):
+            if key[0] == application_name and entry.token.access_token == access_token:
+                self.entries.pop(key, None)
+
+    def clear(self, application_name: str | None = None) -> None:
+        for key in list(self.entries):
+            if application_name is None or key[0] == application_name:
+                self.entries.pop(key, None)
+
+
+_process_caches: weakref.WeakKeyDictionary[Engine, ProcessCache] = weakref.WeakKeyDictionary()
+_process_caches_lock = threading.Lock()
+
+
+def process_cache(engine: Engine) -> ProcessCache:
+    """The in-process layer shared by every agent of this process on that engine."""
+    with _process_caches_lock:
+        cache = _process_caches.get(engine)
+        if cache is None:
+            cache = _process_caches[engine] = ProcessCache()
+        return cache
+
+
+def engine_of(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind if isinstance(bind, Engine) else bind.engine
+
+
+def load(session: Session, application_name: str, key: str) -> Token | None:
+    """The stored agent token for that key, or None."""
+    row = AccessToken.OpenForSession(session, application_name, key)
+    if row is None or not row.access_token or row.expires is None:
+        return None
+    properties = row.response_properties or {}
+    expires_in = properties.get("expires_in")
+    issued = row.expires - timedelta(seconds=expires_in) if isinstance(expires_in, int | float) else None
+    return Token(row.access_token, row.token_type or "Bearer", row.expires, row.scope, issued)
+
+
+def save(session: Session, application_name: str, key: str, token: Token, resources: Sequence[str]) -> None:
+    """Store the token under that key, replacing the previous one."""
+    row = AccessToken.OpenForSession(session, application_name, key)
+    if row is None:
+        row = AccessToken(application_name=application_name, session_id=key)
+        session.add(row)
+    lifetime = token.lifetime
+    properties: dict[str, Any] = {"resource": list(resources)}
+    if lifetime is not None:
+        properties["expires_in"] = lifetime.total_seconds()
+    row.access_token = token.access_token
+    row.token_type = token.token_type
+    row.scope = token.scope
+    row.expires = token.expires_at
+    row.grant_type = GRANT_TYPE
+    row.hash = token_hash(token.access_token)
+    row.response_properties = properties
+    row.error = None
+    session.flush()
+
+
+def delete_token(session: Session, application_name: str, access_token: str) -> int:
+    """Remove the stored rows of the application holding that token; the number removed."""
+    statement = delete(AccessToken).where(
+        AccessToken.application_name == application_name, AccessToken.hash == token_hash(access_token)
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def locked_session(store: Store, application_name: str) -> Iterator[Session]:
+    """A transaction holding the application's renewal lock until it ends (committed on success).
+
+    SQLite: the transaction begins IMMEDIATE (the database write lock). PostgreSQL and others: the client row is
+    locked FOR NO KEY UPDATE, which does not block inserts of tokens that reference it.
+    """
+    with store.engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True})
+        with Session(connection, expire_on_commit=False) as session, session.begin():
+            if not sqlite:
+                session.execute(
+                    select(Client.application_name)
+                    .where(Client.application_name == application_name)
+                    .with_for_update(key_share=True)
+                )
+            yield session

@@ -255,8 +255,7 @@ class AgentClient:
             entry = self._cache.entries.get(key)
             if entry is not None and self.clock() < entry.renew_at:
                 return entry.token  # another thread renewed it while we waited
-            with self.store.session() as session:
-                entry = self._fresh(token_cache.load(session, *key))
+            entry = self._fresh(self._cache.reader.read(*key))
             if entry is None:
                 with token_cache.locked_session(self.store, self.application_name) as session:
                     entry = self._fresh(token_cache.load(session, *key))  # another process renewed it

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from .models.access_token import AccessToken
@@ -76,10 +76,60 @@ class Entry:
     renew_at: float
 
 
+def _token_from(values: Sequence[Any]) -> Token | None:
+    access_token, token_type, scope, expires, properties = values
+    if not access_token or expires is None:
+        return None
+    expires_in = (properties or {}).get("expires_in")
+    issued = expires - timedelta(seconds=expires_in) if isinstance(expires_in, int | float) else None
+    return Token(access_token, token_type or "Bearer", expires, scope, issued)
+
+
+class StoreReader:
+    """Reads one stored token with a statement compiled once, on a pooled DBAPI connection.
+
+    The cold path (token in the store, not in this process) runs often in short-lived processes; the ORM and Core
+    execution layers cost several times the query itself, so this goes straight to the driver. The columns' own
+    result processors still run (aware UTC datetimes, JSON, and any transparent decryption of the column type).
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        table = AccessToken.__table__
+        columns = [table.c[name] for name in ("AccessToken", "TokenType", "Scope", "Expires", "ResponseProperties")]
+        statement = select(*columns).where(
+            table.c.ApplicationName == bindparam("application_name"), table.c.SessionId == bindparam("session_id")
+        )
+        dialect = engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._engine = engine
+        self._sql = str(compiled)
+        self._order = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._processors = [column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns]
+
+    def read(self, application_name: str, key: str) -> Token | None:
+        """The stored token for that key, or None."""
+        values = {"application_name": application_name, "session_id": key}
+        parameters: Any = tuple(values[name] for name in self._order) if self._order is not None else values
+        connection = self._engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            try:
+                cursor.execute(self._sql, parameters)
+                row = cursor.fetchone()
+            finally:
+                cursor.close()
+        finally:
+            connection.close()  # back to the pool, which rolls back what the driver began
+        if row is None:
+            return None
+        return _token_from([value if p is None else p(value) for p, value in zip(self._processors, row, strict=True)])
+
+
 class ProcessCache:
     """The in-process layer: tokens by (application_name, session_id), plus one renewal lock per key."""
 
-    def __init__(self) -> None:
+    def __init__(self, engine: Engine) -> None:
+        self.reader = StoreReader(engine)
         self.entries: dict[tuple[str, str], Entry] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
@@ -112,7 +162,7 @@ def process_cache(engine: Engine) -> ProcessCache:
     with _process_caches_lock:
         cache = _process_caches.get(engine)
         if cache is None:
-            cache = _process_caches[engine] = ProcessCache()
+            cache = _process_caches[engine] = ProcessCache(engine)
         return cache
 
 
@@ -124,12 +174,9 @@ def engine_of(session: Session) -> Engine:
 def load(session: Session, application_name: str, key: str) -> Token | None:
     """The stored agent token for that key, or None."""
     row = AccessToken.OpenForSession(session, application_name, key)
-    if row is None or not row.access_token or row.expires is None:
+    if row is None:
         return None
-    properties = row.response_properties or {}
-    expires_in = properties.get("expires_in")
-    issued = row.expires - timedelta(seconds=expires_in) if isinstance(expires_in, int | float) else None
-    return Token(row.access_token, row.token_type or "Bearer", row.expires, row.scope, issued)
+    return _token_from([row.access_token, row.token_type, row.scope, row.expires, row.response_properties])
 
 
 def save(session: Session, application_name: str, key: str, token: Token, resources: Sequence[str]) -> None:

@@ -111,15 +111,23 @@ class StoreReader:
         values = {"application_name": application_name, "session_id": key}
         parameters: Any = tuple(values[name] for name in self._order) if self._order is not None else values
         connection = self._engine.raw_connection()
+        driver = connection.dbapi_connection
+        # One statement needs no transaction: in autocommit (psycopg and the like) the read is one round trip,
+        # with no BEGIN before it and no ROLLBACK when the pool takes the connection back.
+        autocommit = getattr(driver, "autocommit", None) is False
         try:
+            if autocommit:
+                driver.autocommit = True  # type: ignore[union-attr]
             cursor = connection.cursor()
             try:
                 cursor.execute(self._sql, parameters)
                 row = cursor.fetchone()
             finally:
                 cursor.close()
+                if autocommit:
+                    driver.autocommit = False  # type: ignore[union-attr]
         finally:
-            connection.close()  # back to the pool, which rolls back what the driver began
+            connection.close()  # back to the pool
         if row is None:
             return None
         return _token_from([value if p is None else p(value) for p, value in zip(self._processors, row, strict=True)])

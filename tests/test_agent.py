@@ -307,3 +307,38 @@ def test_malformed_token_response_is_a_protocol_error(
     for expected in ("not a JSON object", "no access_token", "without an RFC 6749 error"):
         with pytest.raises(ProtocolError, match=expected):
             agent.get_access_token()
+
+
+def test_a_client_disabled_later_gets_no_new_token(agents: Store) -> None:
+    import time
+
+    clock = FakeClock(time.time())
+    agent = AgentClient(agents, "client_secret_basic", clock=clock)
+    agent.get_access_token()
+    with agents.session() as session:
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        client.enabled = False
+    clock.now += 400  # the token expired: renewal reloads the definition and refuses
+    with pytest.raises(ClientNotUsableError, match="disabled"):
+        agent.get_access_token()
+
+
+def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, op: OidcProvider) -> None:
+    with agents.session() as session:
+        server = session.scalars(select(ServerDefinition)).one()
+        server.server_metadata.revocation_endpoint = None
+        server.is_discovery = False
+    agent = AgentClient(agents, "client_secret_basic")
+    assert agent.config.endpoints.revocation_endpoint is None
+    endpoints = agent.discover_endpoints()
+    assert endpoints.token_endpoint == op.token_endpoint and endpoints.revocation_endpoint
+    assert agent.config.endpoints == endpoints
+    with agents.session() as session:
+        stored = session.scalars(select(ServerDefinition)).one()
+        assert stored.is_discovery and stored.server_metadata.revocation_endpoint == endpoints.revocation_endpoint
+
+
+def test_token_repr_hides_the_token(agents: Store) -> None:
+    token = AgentClient(agents, "client_secret_basic").get_token()
+    assert token.access_token not in repr(token) and "Bearer" in repr(token)

@@ -100,7 +100,7 @@ def process_discovery_response(issuer: str, response: HttpResponse) -> Metadata:
     try:
         document = parse_json_object(response)
     except ProtocolError as exc:
-        raise DiscoveryError(issuer, response.url, str(exc).split(": ", 1)[-1], response.status_code) from exc
+        raise DiscoveryError(issuer, response.url, exc.reason, response.status_code) from exc
     return parse_metadata(issuer, document, response.url)
 
 

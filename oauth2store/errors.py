@@ -12,7 +12,7 @@
     ├── InsecureEndpointError (ValueError) .url: a non-https endpoint that is not loopback
     ├── KeyMaterialError                .kid: no usable signing key (missing, unreadable, wrong password)
     ├── TransportError                  .url (no query): timeout, connection refused, TLS failure, retries spent
-    ├── ProtocolError                   .url, .status_code: the server broke the spec (non-JSON, wrong status)
+    ├── ProtocolError                   .url, .status_code, .reason: the server broke the spec (non-JSON, wrong status)
     │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
     └── OAuthServerError                .error, .error_description, .error_uri, .status_code (RFC 6749 §5.2)
 
@@ -153,6 +153,7 @@ class ProtocolError(OAuth2StoreError):
     def __init__(self, url: str, message: str, status_code: int | None = None) -> None:
         self.url = url_without_query(url)
         self.status_code = status_code
+        self.reason = message
         status = f" (HTTP {status_code})" if status_code is not None else ""
         super().__init__(f"{self.url}{status}: {message}")
 

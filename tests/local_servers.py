@@ -152,7 +152,7 @@ class TestCA:
     def pem(self) -> str:
         return _pem(self.certificate)
 
-    def issue(self, common_name: str, *, server: bool = True) -> Issued:
+    def issue(self, common_name: str, *, server: bool = True, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Issued:
         import ipaddress
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -170,15 +170,18 @@ class TestCA:
         if server:
             builder = builder.add_extension(
                 x509.SubjectAlternativeName(
-                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                    [x509.IPAddress(ipaddress.ip_address(host)) for host in hosts if host[0].isdigit()]
+                    + [x509.DNSName(host) for host in hosts if not host[0].isdigit()]
                 ),
                 critical=False,
             )
         certificate = builder.sign(self.key, hashes.SHA256())
         return Issued(_pem(certificate) + (self.pem if not server else ""), key)
 
-    def server_context(self, *, require_client_cert: bool = False) -> ssl.SSLContext:
-        issued = self.issue("127.0.0.1")
+    def server_context(
+        self, *, require_client_cert: bool = False, hosts: tuple[str, ...] = ("127.0.0.1",)
+    ) -> ssl.SSLContext:
+        issued = self.issue(hosts[0], hosts=hosts)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with tempfile.TemporaryDirectory() as directory:
             cert = Path(directory) / "cert.pem"

@@ -215,3 +215,10 @@ def test_tls_wrong_key_password_is_key_material_error(ca: TestCA) -> None:
     client, _ = transport(tls=settings)
     with pytest.raises(KeyMaterialError, match="bad"):
         client.get("https://127.0.0.1:1/")
+
+
+def test_tls_checks_the_host_name(ca: TestCA) -> None:
+    with serve(lambda _: Reply(200, {}), tls=ca.server_context(hosts=("as.example.com",))) as server:
+        client, _ = transport(tls=TlsSettings("private", certificate_authorities=ca.pem), retry=RetryPolicy(attempts=1))
+        with pytest.raises(TransportError, match="TLS"):
+            client.get(server.url)

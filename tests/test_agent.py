@@ -109,7 +109,7 @@ def test_every_auth_method_gets_a_token(agents: Store, op: OidcProvider, method:
     token = agent.get_token()
     assert token.token_type == "Bearer" and token.access_token
     assert timedelta(seconds=295) < token.expires_at - datetime.now(UTC) <= timedelta(seconds=300)
-    assert agent.introspect(token.access_token)["client_id"] == CLIENT_IDS[method] or method == "none"
+    assert agent.introspect(token.access_token)["client_id"] == CLIENT_IDS[method]
     assert requests_by(op, CLIENT_IDS[method]) == 1
 
 
@@ -342,3 +342,14 @@ def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, 
 def test_token_repr_hides_the_token(agents: Store) -> None:
     token = AgentClient(agents, "client_secret_basic").get_token()
     assert token.access_token not in repr(token) and "Bearer" in repr(token)
+
+
+@pytest.mark.parametrize("method", ["client_secret_jwt", "private_key_jwt"])
+def test_assertion_audience_may_be_the_token_endpoint(agents: Store, op: OidcProvider, method: str) -> None:
+    with agents.session() as session:
+        client = Client.Open(session, method)
+        assert client is not None and client.jwt_audience == op.issuer  # IRIS JWTAudienceGet: the issuer by default
+        client.jwt_audience = op.token_endpoint
+    agent = AgentClient(agents, method)
+    assert agent.config.identity.audience == op.token_endpoint
+    assert agent.get_access_token()

@@ -33,7 +33,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
+from .errors import InsecureEndpointError, KeyMaterialError, Problem, ProtocolError, TransportError, ValidationError
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -61,7 +61,14 @@ class TlsSettings:
 
     @classmethod
     def from_configuration(cls, configuration: Any) -> TlsSettings:
-        """The settings of a stored SSLConfiguration (duck-typed, so this module does not import the models)."""
+        """The settings of a stored SSLConfiguration (duck-typed, so this module does not import the models).
+
+        Raises:
+            ValidationError: the configuration is disabled (IRIS: a disabled configuration cannot be used).
+        """
+        if not configuration.enabled:
+            problem = Problem("enabled", "the configuration is disabled and cannot be used for requests")
+            raise ValidationError("SSLConfiguration", configuration.name, [problem])
         return cls(
             name=configuration.name,
             certificate_authorities=configuration.certificate_authorities or None,

@@ -193,3 +193,17 @@ class TestCA:
             context.verify_mode = ssl.CERT_REQUIRED
             context.load_verify_locations(cadata=self.pem)
         return context
+
+
+def rsa_thumbprint(key: rsa.RSAPublicKey) -> str:
+    """RFC 7638 SHA-256 thumbprint of an RSA public key, computed here independently of oauth2store.keys."""
+    import base64
+    import hashlib
+    import json
+
+    def b64(value: int) -> str:
+        return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
+
+    numbers = key.public_numbers()
+    members = json.dumps({"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()

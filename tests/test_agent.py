@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from local_servers import Reply, Seen, TestCA, serve
+from local_servers import Reply, Seen, TestCA, rsa_thumbprint, serve
 from oidc_provider import OidcProvider
 from sqlalchemy import select
 
@@ -29,7 +29,6 @@ from oauth2store import (
     TransportError,
     X509Credentials,
 )
-from oauth2store.keys import thumbprint
 from oauth2store.token_cache import process_cache
 
 RESOURCE = "urn:test:api"
@@ -46,7 +45,7 @@ def _b64url_uint(value: int) -> str:
 def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
     numbers = key.public_key().public_numbers()
     return {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e), "use": "sig",
-            "alg": "RS256", "kid": thumbprint(key.public_key())}  # fmt: skip
+            "alg": "RS256", "kid": rsa_thumbprint(key.public_key())}  # fmt: skip
 
 
 PROVIDER_CLIENTS = [
@@ -353,3 +352,16 @@ def test_assertion_audience_may_be_the_token_endpoint(agents: Store, op: OidcPro
     agent = AgentClient(agents, method)
     assert agent.config.identity.audience == op.token_endpoint
     assert agent.get_access_token()
+
+
+def test_a_disabled_ssl_configuration_is_refused(agents: Store) -> None:
+    from oauth2store import SSLConfiguration, ValidationError
+
+    with agents.session() as session:
+        session.add(SSLConfiguration(name="off", enabled=False))
+        session.flush()
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        client.ssl_configuration = "off"
+    with pytest.raises(ValidationError, match="disabled"):
+        AgentClient(agents, "client_secret_basic")

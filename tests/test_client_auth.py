@@ -14,14 +14,13 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from local_servers import TestCA
+from local_servers import TestCA, rsa_thumbprint
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, ClientIdentity, KeyMaterialError, SigningKey, X509Credentials, signing_key
 from oauth2store.client_auth import JWT_BEARER, STRATEGIES, authenticate
 from oauth2store.jws import sign
-from oauth2store.keys import thumbprint
 
 NOW = 1_800_000_000.0
 
@@ -126,7 +125,7 @@ def test_wrong_key_for_algorithm_is_refused() -> None:
         authenticate(ClientIdentity("c", "private_key_jwt", audience="a"), NOW)
 
 
-def test_rfc7638_thumbprint_example() -> None:
+def test_rfc7638_thumbprint_helper_matches_the_rfc_example() -> None:
     # RFC 7638 §3.1: the thumbprint of the example RSA key.
     n = (
         "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3"
@@ -135,7 +134,7 @@ def test_rfc7638_thumbprint_example() -> None:
         "EgU8awapJzKnqDKgw"
     )
     public = rsa.RSAPublicNumbers(65537, int.from_bytes(b64decode(n), "big")).public_key()
-    assert thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+    assert rsa_thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
 
 
 def test_signing_key_from_x509_credentials(session: Session, make_client: Callable[..., Client]) -> None:
@@ -148,7 +147,7 @@ def test_signing_key_from_x509_credentials(session: Session, make_client: Callab
     client.client_metadata.token_endpoint_auth_signing_alg = "RS384"
     key = signing_key(client)
     assert key.alg == "RS384"
-    assert key.kid == thumbprint(issued.key.public_key())
+    assert key.kid == rsa_thumbprint(issued.key.public_key())
     assert key.x5c is not None and len(key.x5c) == 2  # leaf and CA
     assert signing_key(client).private_key is key.private_key  # parsed once, then cached
     assert "PRIVATE" not in repr(key) and "private_key=" not in repr(key)
@@ -166,7 +165,7 @@ def test_signing_key_password_falls_back_to_client_password(
     session.execute(update(X509Credentials).where(X509Credentials.alias == "c2").values(private_key_password=None))
     session.expire(credentials)
     client = make_client(client_credentials="c2", client_password="pw2")
-    assert signing_key(client).kid == thumbprint(issued.key.public_key())
+    assert signing_key(client).kid == rsa_thumbprint(issued.key.public_key())
     client.client_password = "wrong"
     with pytest.raises(KeyMaterialError, match="does not open") as caught:
         signing_key(client)

@@ -53,8 +53,8 @@ class TlsSettings:
     """The TLS parts of an SSLConfiguration, as plain values (hashable: the session cache key)."""
 
     name: str = "default"
-    certificate_authorities: str | None = None
-    certificate: str | None = None
+    certificate_authorities: str | None = field(default=None, repr=False)
+    certificate: str | None = field(default=None, repr=False)
     private_key: str | None = field(default=None, repr=False)
     private_key_password: str | None = field(default=None, repr=False)
     verify_peer: bool = True

@@ -166,10 +166,10 @@ def test_signing_key_password_falls_back_to_client_password(
     session.expire(credentials)
     client = make_client(client_credentials="c2", client_password="pw2")
     assert signing_key(client).kid == rsa_thumbprint(issued.key.public_key())
-    client.client_password = "wrong"
+    client.client_password = "wrong-password-7"
     with pytest.raises(KeyMaterialError, match="does not open") as caught:
         signing_key(client)
-    assert "wrong" not in str(caught.value)
+    assert "wrong-password-7" not in str(caught.value)
 
 
 def test_signing_key_without_credentials(make_client: Callable[..., Client]) -> None:

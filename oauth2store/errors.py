@@ -10,6 +10,12 @@
     ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
     ├── SecretKeyError                  the key for the encrypted secrets is missing or not the database's key
     ├── KeyMaterialError                .application_name: the client has no usable key pair (or cannot have one)
+    ├── ClientNotUsableError            .application_name, .reason: disabled, or awaiting registration
+    ├── InsecureEndpointError (ValueError) .url: a non-https endpoint that is not loopback
+    ├── TransportError                  .url (no query): timeout, connection refused, TLS failure, retries spent
+    ├── ProtocolError                   .url, .status_code, .reason: the server broke the spec (non-JSON, wrong status)
+    │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
+    ├── OAuthServerError                .error, .error_description, .error_uri, .status_code (RFC 6749 §5.2)
     ├── JWKSError                       a JWKS that cannot be used (private or malformed keys)
     └── JWTValidationError              .check: which check a JWT failed (alg, kid, signature, exp, aud, ...)
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 
 class OAuth2StoreError(Exception):
@@ -126,4 +133,80 @@ class KeyMaterialError(OAuth2StoreError):
     def __init__(self, application_name: str | None, reason: str) -> None:
         self.application_name = application_name
         self.reason = reason
-        super().__init__(f"Client {application_name!r}: {reason}")
+        super().__init__(f"Client {application_name!r}: {reason}" if application_name is not None else reason)
+
+
+def url_without_query(url: str) -> str:
+    """The URL as shown in messages: no query, fragment or user info (they may carry secrets)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+class ClientNotUsableError(OAuth2StoreError):
+    """The client definition cannot get tokens as it stands: it is disabled, or not registered yet."""
+
+    def __init__(self, application_name: str, reason: str) -> None:
+        self.application_name = application_name
+        self.reason = reason
+        super().__init__(f"Client {application_name!r} cannot get tokens: {reason}")
+
+
+class InsecureEndpointError(OAuth2StoreError, ValueError):
+    """An endpoint is not https and not on a loopback host (and insecure HTTP was not allowed explicitly)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url_without_query(url)
+        super().__init__(
+            f"{self.url}: endpoints must use https (plain http only on loopback, or with allow_insecure_http=True)"
+        )
+
+
+class TransportError(OAuth2StoreError):
+    """The HTTP exchange itself failed (timeout, connection, TLS), after any retries."""
+
+    def __init__(self, url: str, message: str) -> None:
+        self.url = url_without_query(url)
+        super().__init__(f"{self.url}: {message}")
+
+
+class ProtocolError(OAuth2StoreError):
+    """The server answered, but not as the specification says (not JSON, unexpected status, oversized body)."""
+
+    def __init__(self, url: str, message: str, status_code: int | None = None) -> None:
+        self.url = url_without_query(url)
+        self.status_code = status_code
+        self.reason = message
+        status = f" (HTTP {status_code})" if status_code is not None else ""
+        super().__init__(f"{self.url}{status}: {message}")
+
+
+class DiscoveryError(ProtocolError):
+    """A discovery document was refused (wrong issuer, no token endpoint, not JSON); nothing was stored."""
+
+    def __init__(self, issuer: str, url: str, message: str, status_code: int | None = None) -> None:
+        self.issuer = issuer
+        super().__init__(url, message, status_code)
+
+
+class OAuthServerError(OAuth2StoreError):
+    """The server answered with an RFC 6749 §5.2 error (e.g. invalid_client); never retried."""
+
+    def __init__(
+        self,
+        url: str,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        self.url = url_without_query(url)
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        self.status_code = status_code
+        detail = f": {error_description}" if error_description else ""
+        super().__init__(f"{self.url} (HTTP {status_code}) answered {error}{detail}")

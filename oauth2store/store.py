@@ -32,6 +32,8 @@ from .models import Base, key_check
 URL_VARIABLE = "OAUTH2STORE_URL"
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Execution option: a SQLite connection with it set begins its transactions with BEGIN IMMEDIATE.
+SQLITE_BEGIN_IMMEDIATE = "oauth2store_sqlite_begin_immediate"
 
 
 def default_url() -> str:
@@ -65,13 +67,10 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
-        # BEGIN IMMEDIATE for write sessions: the write lock up front, so a read-modify-write cannot hit a stale
-        # snapshot (SQLITE_BUSY_SNAPSHOT) but waits its turn.
-        write = connection.get_execution_options().get(_WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
-
-_WRITE_OPTION = "oauth2store_write"
+        # BEGIN IMMEDIATE takes the write lock up front, for a connection that asked for it (write sessions,
+        # token renewal): a read-modify-write then waits its turn instead of failing on a stale snapshot.
+        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 class Store:
@@ -103,7 +102,7 @@ class Store:
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
-            self.engine.execution_options(**{_WRITE_OPTION: True}), expire_on_commit=False
+            self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}), expire_on_commit=False
         )
         self._schema_checked = False
         self._key_checked = False
@@ -247,7 +246,7 @@ class Store:
             secrets.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
         committing = False
         try:
-            with self.engine.execution_options(**{_WRITE_OPTION: True}).begin() as connection:
+            with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
                 locked = select(key_check.c.Verifier).where(key_check.c.ID == 1)
                 if connection.dialect.name != "sqlite":
                     locked = locked.with_for_update()

@@ -16,6 +16,7 @@ properties (`client_secret`, `client_password`) are encrypted at rest like every
 from __future__ import annotations
 
 import json
+import time
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -449,6 +450,37 @@ class Client(Validated, Base):
         twins = [c for c in session.new if isinstance(c, Client) and c.application_name == self.application_name]
         if (stored is not None and stored is not self) or len(twins) > 1:
             raise DuplicateError(self.kind, self.application_name, "application_name")
+
+    def introspect(self, token: str, *, allow_insecure_http: bool = False) -> dict[str, Any]:
+        """RFC 7662 introspection of `token` at the server, authenticated as this client (IRIS GetIntrospection).
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
+        """
+        from ..agent import client_config, introspect_token, transport_for
+
+        config = client_config(self._session(), self)
+        return introspect_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token,
+                                time.time())  # fmt: skip
+
+    def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
+        """RFC 7009 revocation of `token`, which also leaves the token cache (IRIS RevokeToken).
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
+        """
+        from ..agent import client_config, forget_token, revoke_token, transport_for
+
+        session = self._session()
+        config = client_config(session, self)
+        revoke_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token, time.time())
+        forget_token(session, self.application_name, token)
+
+    def _session(self) -> Session:
+        session = object_session(self)
+        if session is None:
+            raise RuntimeError(f"Client {self.application_name!r} is not in a session (load it with Client.Open)")
+        return session
 
     @classmethod
     def Open(cls, session: Session, application_name: str) -> Client | None:

@@ -22,6 +22,7 @@ from .ssl_configuration import SSLConfiguration
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
+    from ..transport import Transport
     from .client import Client
 
 
@@ -126,6 +127,29 @@ class ServerDefinition(Validated, Base):
     def OpenByIssuer(cls, session: Session, issuer: str) -> ServerDefinition | None:
         """The server definition whose issuer is exactly `issuer`, or None (IRIS `OpenByIssuer`)."""
         return session.scalars(select(cls).where(cls.issuer_endpoint == issuer)).one_or_none()
+
+    @classmethod
+    def discover(
+        cls,
+        session: Session,
+        issuer: str,
+        *,
+        ssl_configuration: str | None = None,
+        transport: Transport | None = None,
+        allow_insecure_http: bool = False,
+    ) -> ServerDefinition:
+        """Fetch `issuer`'s discovery document and store it on its definition, created if needed (IRIS `Discover`).
+
+        Raises:
+            DiscoveryError: the document was refused (not JSON, another issuer, no token endpoint); nothing stored.
+            TransportError, InsecureEndpointError, NotFoundError.
+        """
+        from ..discovery import discover
+
+        return discover(
+            session, issuer, ssl_configuration=ssl_configuration, transport=transport,
+            allow_insecure_http=allow_insecure_http,
+        )  # fmt: skip
 
     @classmethod
     def DeleteId(cls, session: Session, id: int) -> None:

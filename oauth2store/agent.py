@@ -1,0 +1,345 @@
+"""AgentClient: client-credentials tokens for a service, cached until they expire (the OidcAgentClient port).
+
+IRIS's counterpart is `GetAccessTokenClient` plus `IsAuthorized` on an (ApplicationName, SessionId) row; the
+iModel.js OidcAgentClient gives the behaviour: reuse a token until shortly before it expires, then get a new one.
+Here the token lives in the store, shared by all threads and processes (see `token_cache`), renewals are single
+flight, and the client authenticates by its `token_endpoint_auth_method` (see `client_auth`).
+
+`allow_insecure_http` is a keyword of the agent (and of `discover`), not a stored property: it is a decision of the
+process running the code (a development setup), and a stored flag would let anyone who can write the database turn
+off transport security for every process that reads it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import requests
+from sqlalchemy.orm import Session
+
+from . import token_cache
+from .client_auth import ClientIdentity, authenticate
+from .errors import ClientNotUsableError, NotFoundError, ProtocolError
+from .keys import signing_key
+from .models.client import Client
+from .models.server_definition import ServerDefinition
+from .models.ssl_configuration import SSLConfiguration
+from .store import Store
+from .token_cache import Entry, Skew
+from .tokens import (
+    DEFAULT_LIFETIME,
+    Token,
+    build_client_credentials_form,
+    normalize_resource,
+    normalize_scope,
+    process_introspection_response,
+    process_revocation_response,
+    process_token_response,
+    utc_from_timestamp,
+)
+from .transport import DEFAULT_TIMEOUT, RetryPolicy, TlsSettings, Transport
+from .types import TokenEndpointAuthMethod
+
+Resource = str | Sequence[str] | None
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where the agent talks to, from the client's server definition."""
+
+    issuer: str
+    token_endpoint: str
+    introspection_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """A snapshot of a client definition: everything a token request needs, as plain values."""
+
+    application_name: str
+    identity: ClientIdentity
+    endpoints: Endpoints
+    tls: TlsSettings
+    default_scope: str | None = field(default=None)
+
+
+def client_config(session: Session, client: Client) -> ClientConfig:
+    """The snapshot of `client`, refusing clients that cannot get tokens.
+
+    Raises:
+        ClientNotUsableError: the client is disabled, awaiting registration, has no client_id or token endpoint.
+        KeyMaterialError: private_key_jwt without a usable key.
+        NotFoundError: its SSL configuration is not stored.
+    """
+    name = client.application_name
+    if not client.enabled:
+        raise ClientNotUsableError(name, "it is disabled (enabled is False)")
+    if not client.client_id:
+        reason = "it is awaiting registration (no client_id yet)" if client.is_awaiting_registration else "no client_id"
+        raise ClientNotUsableError(name, reason)
+    server = client.server_definition
+    metadata = server.server_metadata
+    if not metadata.token_endpoint:
+        raise ClientNotUsableError(name, f"server {server.issuer_endpoint!r} has no token_endpoint")
+    method = client.client_metadata.token_endpoint_auth_method or TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
+    key = signing_key(client) if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT else None
+    identity = ClientIdentity(
+        client_id=client.client_id,
+        method=method,
+        client_secret=client.client_secret,
+        audience=client.jwt_audience,
+        jwt_interval=client.jwt_interval,
+        signing_alg=client.client_metadata.token_endpoint_auth_signing_alg,
+        signing_key=key,
+    )
+    tls = session.get(SSLConfiguration, client.ssl_configuration)
+    if tls is None:
+        raise NotFoundError(SSLConfiguration.kind, client.ssl_configuration)
+    endpoints = Endpoints(
+        server.issuer_endpoint, metadata.token_endpoint, metadata.introspection_endpoint, metadata.revocation_endpoint
+    )
+    return ClientConfig(name, identity, endpoints, TlsSettings.from_configuration(tls), client.default_scope)
+
+
+def _open_config(session: Session, application_name: str) -> ClientConfig:
+    client = Client.Open(session, application_name)
+    if client is None:
+        raise NotFoundError(Client.kind, application_name)
+    return client_config(session, client)
+
+
+def _post(transport: Transport, config: ClientConfig, url: str, form: list[tuple[str, str]], now: float) -> Any:
+    credentials = authenticate(config.identity, now)
+    return transport.post_form(url, [*form, *credentials.form.items()], headers=credentials.headers)
+
+
+def introspect_token(config: ClientConfig, transport: Transport, token: str, now: float) -> dict[str, Any]:
+    """RFC 7662 introspection of `token`, authenticated as the client.
+
+    Raises:
+        ProtocolError: the server has no introspection endpoint, or answered out of spec.
+        OAuthServerError, TransportError.
+    """
+    url = config.endpoints.introspection_endpoint
+    if not url:
+        raise ProtocolError(config.endpoints.issuer, "the server definition has no introspection_endpoint")
+    response = _post(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
+    return process_introspection_response(response)
+
+
+def revoke_token(config: ClientConfig, transport: Transport, token: str, now: float) -> None:
+    """RFC 7009 revocation of `token`, authenticated as the client.
+
+    Raises:
+        ProtocolError: the server has no revocation endpoint, or answered out of spec.
+        OAuthServerError, TransportError.
+    """
+    url = config.endpoints.revocation_endpoint
+    if not url:
+        raise ProtocolError(config.endpoints.issuer, "the server definition has no revocation_endpoint")
+    response = _post(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
+    process_revocation_response(response)
+
+
+def transport_for(config: ClientConfig, *, allow_insecure_http: bool = False) -> Transport:
+    """A Transport with the client's TLS configuration and the default call rules."""
+    return Transport(config.tls, allow_insecure_http=allow_insecure_http)
+
+
+def forget_token(session: Session, application_name: str, token: str) -> None:
+    """Remove a (revoked) token from the store and from this process's cache."""
+    token_cache.delete_token(session, application_name, token)
+    token_cache.process_cache(token_cache.engine_of(session)).evict_token(application_name, token)
+
+
+class AgentClient:
+    """Access tokens for the client definition `application_name`, by the client-credentials grant.
+
+    ::
+
+        agent = AgentClient(store, "orders-service")
+        headers = {"Authorization": f"Bearer {agent.get_access_token()}"}
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        application_name: str,
+        *,
+        skew: Skew | None = None,
+        default_lifetime: timedelta = DEFAULT_LIFETIME,
+        retry: RetryPolicy | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        allow_insecure_http: bool = False,
+        http_session: requests.Session | None = None,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Load the client definition now, so a missing, disabled or unregistered client fails here.
+
+        Raises:
+            NotFoundError, ClientNotUsableError, KeyMaterialError: see `client_config`.
+        """
+        self.store = store
+        self.application_name = application_name
+        self.skew = skew or Skew()
+        self.default_lifetime = default_lifetime
+        self.retry = retry or RetryPolicy()
+        self.timeout = timeout
+        self.allow_insecure_http = allow_insecure_http
+        self.clock = clock
+        self.sleep = sleep
+        self._http_session = http_session
+        self._cache = token_cache.process_cache(store.engine)
+        self._keys: dict[tuple[Any, Any], tuple[tuple[str, str], str | None, tuple[str, ...]]] = {}
+        self._lock = threading.Lock()
+        with store.session() as session:
+            self._use(_open_config(session, application_name))
+
+    def __repr__(self) -> str:
+        return f"AgentClient({self.application_name!r})"
+
+    def _use(self, config: ClientConfig) -> None:
+        with self._lock:
+            self.config = config
+            self.transport = Transport(
+                config.tls, session=self._http_session, timeout=self.timeout, retry=self.retry,
+                allow_insecure_http=self.allow_insecure_http, sleep=self.sleep, clock=self.clock,
+            )  # fmt: skip
+            self._keys = {}
+
+    # -- tokens --------------------------------------------------------------------------------------
+
+    def get_access_token(self, scope: str | Sequence[str] | None = None, *, resource: Resource = None) -> str:
+        """A valid access token for `scope` (default: the client's default_scope) and RFC 8707 `resource`.
+
+        Raises:
+            OAuthServerError: the server refused (invalid_client, invalid_scope, ...); never retried.
+            TransportError: the server could not be reached, after retries.
+            ProtocolError, ClientNotUsableError, KeyMaterialError.
+        """
+        return self.get_token(scope, resource=resource).access_token
+
+    def get_token(self, scope: str | Sequence[str] | None = None, *, resource: Resource = None) -> Token:
+        """Like `get_access_token`, with the token's type, expiry and granted scope."""
+        memo = (scope if scope is None or isinstance(scope, str) else tuple(scope),
+                resource if resource is None or isinstance(resource, str) else tuple(resource))  # fmt: skip
+        known = self._keys.get(memo)
+        if known is None:
+            known = self._key(scope, resource)
+            self._keys[memo] = known
+        entry = self._cache.entries.get(known[0])
+        if entry is not None and self.clock() < entry.renew_at:
+            return entry.token
+        return self._renew(*known)
+
+    def _key(self, scope: Any, resource: Any) -> tuple[tuple[str, str], str | None, tuple[str, ...]]:
+        wanted = normalize_scope(scope if scope is not None else self.config.default_scope)
+        resources = normalize_resource(resource)
+        return (self.application_name, token_cache.session_id(wanted, resources)), wanted, resources
+
+    def _fresh(self, token: Token | None) -> Entry | None:
+        if token is None:
+            return None
+        entry = Entry(token, self.skew.renew_at(token))
+        return entry if self.clock() < entry.renew_at else None
+
+    def _renew(self, key: tuple[str, str], scope: str | None, resources: tuple[str, ...]) -> Token:
+        with self._cache.lock(key):
+            entry = self._cache.entries.get(key)
+            if entry is not None and self.clock() < entry.renew_at:
+                return entry.token  # another thread renewed it while we waited
+            entry = self._fresh(self._cache.reader.read(*key))
+            if entry is None:
+                with token_cache.locked_session(self.store, self.application_name) as session:
+                    entry = self._fresh(token_cache.load(session, *key))  # another process renewed it
+                    if entry is None:
+                        self._use(_open_config(session, self.application_name))
+                        token = self._request(scope, resources)
+                        token_cache.save(session, self.application_name, key[1], token, resources)
+                        entry = Entry(token, self.skew.renew_at(token))
+            self._cache.entries[key] = entry
+            return entry.token
+
+    def _request(self, scope: str | None, resources: tuple[str, ...]) -> Token:
+        config = self.config
+        now = self.clock()
+        form = build_client_credentials_form(scope, resources)
+        response = _post(self.transport, config, config.endpoints.token_endpoint, form, now)
+        return process_token_response(
+            response, now=utc_from_timestamp(now), requested_scope=scope, default_lifetime=self.default_lifetime
+        )
+
+    # -- state, as OidcAgentClient defines it (this process, the default scope, no I/O) ---------------
+
+    def _default_entry(self) -> Entry | None:
+        return self._cache.entries.get(self._key(None, None)[0])
+
+    @property
+    def has_signed_in(self) -> bool:
+        """True once a token for the default scope is held in this process, valid or not."""
+        return self._default_entry() is not None
+
+    @property
+    def has_expired(self) -> bool:
+        """True when the held default-scope token is expired or within its renewal skew; False without one."""
+        entry = self._default_entry()
+        return entry is not None and self.clock() >= entry.renew_at
+
+    @property
+    def is_authorized(self) -> bool:
+        """True when a default-scope token is held and not expired."""
+        return self.has_signed_in and not self.has_expired
+
+    # -- discovery, introspection, revocation -------------------------------------------------------
+
+    def discover_endpoints(self) -> Endpoints:
+        """Discover the server's metadata again (updating the stored definition) and use its endpoints.
+
+        Raises:
+            DiscoveryError, TransportError, InsecureEndpointError.
+        """
+        from .discovery import discover
+
+        with self.store.session() as session:
+            client = Client.Open(session, self.application_name)
+            if client is None:
+                raise NotFoundError(Client.kind, self.application_name)
+            discover(session, client.server_definition.issuer_endpoint, transport=self._server_transport(session,
+                     client.server_definition))  # fmt: skip
+            config = client_config(session, client)
+        self._use(config)
+        return config.endpoints
+
+    def _server_transport(self, session: Session, server: ServerDefinition) -> Transport:
+        tls = session.get(SSLConfiguration, server.ssl_configuration)
+        if tls is None:
+            raise NotFoundError(SSLConfiguration.kind, server.ssl_configuration)
+        return Transport(
+            TlsSettings.from_configuration(tls), session=self._http_session, timeout=self.timeout, retry=self.retry,
+            allow_insecure_http=self.allow_insecure_http, sleep=self.sleep, clock=self.clock,
+        )  # fmt: skip
+
+    def introspect(self, token: str) -> dict[str, Any]:
+        """RFC 7662 introspection of `token` (the claims, with `active`).
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError.
+        """
+        return introspect_token(self.config, self.transport, token, self.clock())
+
+    def revoke(self, token: str) -> None:
+        """RFC 7009 revocation of `token`; it leaves the cache, in the store and in this process.
+
+        Raises:
+            OAuthServerError, TransportError, ProtocolError.
+        """
+        revoke_token(self.config, self.transport, token, self.clock())
+        with self.store.session() as session:
+            forget_token(session, self.application_name, token)

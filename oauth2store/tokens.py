@@ -1,0 +1,158 @@
+"""Token, introspection and revocation requests and responses (RFC 6749 §4.4/§5, RFC 7662, RFC 7009), pure.
+
+Building a request and processing a response are functions of plain values, apart from the HTTP call that the
+agent makes through `transport`, as oauth4webapi splits them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import OAuthServerError, ProtocolError
+from .transport import HttpResponse
+
+#: Lifetime assumed for a token response without expires_in.
+DEFAULT_LIFETIME = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Token:
+    """An access token as the agent hands it out; the token itself is left out of the repr."""
+
+    access_token: str = field(repr=False)
+    token_type: str
+    expires_at: datetime
+    scope: str | None = None
+    issued_at: datetime | None = None
+
+    @property
+    def lifetime(self) -> timedelta | None:
+        """How long the token was valid for when it was issued."""
+        return None if self.issued_at is None else self.expires_at - self.issued_at
+
+    def is_expired(self, now: datetime, leeway: timedelta = timedelta(0)) -> bool:
+        """True when the token has expired, or will within `leeway`."""
+        return self.expires_at <= now + leeway
+
+
+def normalize_scope(scope: str | Sequence[str] | None) -> str | None:
+    """A scope as one blank-separated string of unique values in a stable order; None when empty."""
+    if scope is None:
+        return None
+    values = scope.split() if isinstance(scope, str) else [v for part in scope for v in part.split()]
+    unique = sorted(set(values))
+    return " ".join(unique) or None
+
+
+def normalize_resource(resource: str | Sequence[str] | None) -> tuple[str, ...]:
+    """RFC 8707 resource indicators, unique and sorted."""
+    if resource is None:
+        return ()
+    return tuple(sorted({resource} if isinstance(resource, str) else set(resource)))
+
+
+def build_client_credentials_form(scope: str | None, resources: Sequence[str]) -> list[tuple[str, str]]:
+    """The form of a client-credentials token request (RFC 6749 §4.4.2, RFC 8707 §2)."""
+    form = [("grant_type", "client_credentials")]
+    if scope:
+        form.append(("scope", scope))
+    form += [("resource", resource) for resource in resources]
+    return form
+
+
+def _json_object(response: HttpResponse) -> dict[str, Any] | None:
+    try:
+        value = json.loads(response.body)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def raise_for_error(response: HttpResponse) -> None:
+    """Raise the RFC 6749 §5.2 error of a 4xx answer, or a ProtocolError for any other unexpected status.
+
+    Raises:
+        OAuthServerError: the body is an RFC 6749 §5.2 error object.
+        ProtocolError: any other answer with a status other than 200.
+    """
+    if response.status_code == 200:
+        return
+    body = _json_object(response)
+    if body is not None and isinstance(body.get("error"), str):
+        description = body.get("error_description")
+        uri = body.get("error_uri")
+        raise OAuthServerError(
+            response.url,
+            body["error"],
+            description if isinstance(description, str) else None,
+            uri if isinstance(uri, str) else None,
+            response.status_code,
+        )
+    raise ProtocolError(response.url, "unexpected answer without an RFC 6749 error object", response.status_code)
+
+
+def process_token_response(
+    response: HttpResponse,
+    *,
+    now: datetime,
+    requested_scope: str | None,
+    default_lifetime: timedelta = DEFAULT_LIFETIME,
+) -> Token:
+    """The Token of a successful token response (RFC 6749 §5.1).
+
+    Raises:
+        OAuthServerError: the server refused (RFC 6749 §5.2).
+        ProtocolError: the answer is not a valid token response.
+    """
+    raise_for_error(response)
+    body = _json_object(response)
+    if body is None:
+        raise ProtocolError(response.url, "the token response is not a JSON object", response.status_code)
+    access_token = body.get("access_token")
+    token_type = body.get("token_type")
+    if not isinstance(access_token, str) or not access_token:
+        raise ProtocolError(response.url, "the token response has no access_token", response.status_code)
+    if not isinstance(token_type, str) or not token_type:
+        raise ProtocolError(response.url, "the token response has no token_type", response.status_code)
+    expires_in = body.get("expires_in")
+    if expires_in is None:
+        lifetime = default_lifetime
+    elif isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+        lifetime = timedelta(seconds=expires_in)
+    else:
+        raise ProtocolError(response.url, "expires_in must be a positive number", response.status_code)
+    scope = body.get("scope")
+    granted = scope if isinstance(scope, str) else requested_scope  # RFC 6749 §5.1: omitted = as requested
+    return Token(access_token, token_type, now + lifetime, normalize_scope(granted), now)
+
+
+def process_introspection_response(response: HttpResponse) -> dict[str, Any]:
+    """The claims of an RFC 7662 §2.2 introspection response (always with a boolean `active`).
+
+    Raises:
+        OAuthServerError: the server refused the request.
+        ProtocolError: the answer is not an introspection response.
+    """
+    raise_for_error(response)
+    body = _json_object(response)
+    if body is None or not isinstance(body.get("active"), bool):
+        raise ProtocolError(response.url, "not an introspection response (no boolean 'active')", 200)
+    return body
+
+
+def process_revocation_response(response: HttpResponse) -> None:
+    """Check an RFC 7009 §2.2 revocation answer: 200, whatever the body.
+
+    Raises:
+        OAuthServerError: the server refused (e.g. unsupported_token_type).
+        ProtocolError: any other status.
+    """
+    raise_for_error(response)
+
+
+def utc_from_timestamp(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)

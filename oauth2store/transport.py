@@ -1,0 +1,379 @@
+"""HTTP for every call to an authorization server: TLS from a stored SSLConfiguration, timeouts, bounded bodies.
+
+One `requests.Session` per distinct TLS configuration (cached by its content, so an edited configuration gets a
+new session). The session carries an `ssl.SSLContext` built in memory: the CA bundle is loaded from the PEM text
+(`cadata`), and a client certificate and key are written to a private temporary directory (0700, files 0600) only
+for the instant `load_cert_chain` reads them, then removed; the encrypted key is loaded with its password, so no
+decrypted key ever touches the disk. The "default" configuration (no CA bundle) trusts the system CA store.
+
+Every call has a timeout, reads at most `max_response_bytes`, follows redirects only to the same origin (GET only),
+and maps failures onto the error tree. Retries of 5xx/429/timeouts/connection errors use exponential backoff with
+full jitter, honour Retry-After (capped), and never apply to other 4xx answers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import random
+import shutil
+import ssl
+import tempfile
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+
+from .errors import InsecureEndpointError, KeyMaterialError, Problem, ProtocolError, TransportError, ValidationError
+
+#: Seconds to connect and to wait for each read.
+DEFAULT_TIMEOUT = (5.0, 15.0)
+#: Largest response body read from an authorization server.
+DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
+#: Same-origin redirects followed for a GET.
+MAX_REDIRECTS = 5
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
+_RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
+
+#: A form body: a mapping, or pairs when a name repeats (e.g. several RFC 8707 resources).
+FormData = Mapping[str, str] | Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """The TLS parts of an SSLConfiguration, as plain values (hashable: the session cache key)."""
+
+    name: str = "default"
+    certificate_authorities: str | None = field(default=None, repr=False)
+    certificate: str | None = field(default=None, repr=False)
+    private_key: str | None = field(default=None, repr=False)
+    private_key_password: str | None = field(default=None, repr=False)
+    verify_peer: bool = True
+
+    @classmethod
+    def from_configuration(cls, configuration: Any) -> TlsSettings:
+        """The settings of a stored SSLConfiguration (duck-typed, so this module does not import the models).
+
+        Raises:
+            ValidationError: the configuration is disabled (IRIS: a disabled configuration cannot be used).
+        """
+        if not configuration.enabled:
+            problem = Problem("enabled", "the configuration is disabled and cannot be used for requests")
+            raise ValidationError("SSLConfiguration", configuration.name, [problem])
+        return cls(
+            name=configuration.name,
+            certificate_authorities=configuration.certificate_authorities or None,
+            certificate=configuration.certificate or None,
+            private_key=configuration.private_key or None,
+            private_key_password=configuration.private_key_password or None,
+            verify_peer=bool(configuration.verify_peer),
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries with exponential backoff and full jitter, for 5xx, 429, timeouts and connection errors."""
+
+    attempts: int = 3
+    base_delay: float = 0.2
+    max_delay: float = 5.0
+    max_retry_after: float = 30.0
+
+    def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
+        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter."""
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        return rand() * ceiling
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """What protocol processing needs from an HTTP response: pure data, so processing is testable without I/O."""
+
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes = field(repr=False)
+
+
+def is_loopback(host: str) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str, *, allow_insecure_http: bool = False) -> None:
+    """Refuse endpoints that are not https, unless on loopback or explicitly allowed for development.
+
+    Raises:
+        InsecureEndpointError: the URL is plain http (or another scheme) on a non-loopback host.
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return
+    if parts.scheme == "http" and parts.hostname and (allow_insecure_http or is_loopback(parts.hostname)):
+        return
+    raise InsecureEndpointError(url)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp() - now()
+    except (TypeError, ValueError):
+        return None
+
+
+class _TlsAdapter(HTTPAdapter):
+    """An adapter whose connections use one prepared SSLContext, and never requests' own CA bundle."""
+
+    def __init__(self, context: ssl.SSLContext, verify_peer: bool) -> None:
+        self._context = context
+        self._verify_peer = verify_peer
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["ssl_context"] = self._context
+        super().init_poolmanager(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        conn.cert_reqs = "CERT_REQUIRED" if self._verify_peer else "CERT_NONE"
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+def build_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
+    """An SSLContext for the settings: their CA bundle (else the system store), client certificate, verification.
+
+    Raises:
+        KeyMaterialError: the client certificate or key cannot be loaded.
+    """
+    context = ssl.create_default_context(cadata=settings.certificate_authorities or None)
+    if not settings.verify_peer:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if settings.certificate and settings.private_key:
+        directory = tempfile.mkdtemp(prefix="oauth2store-tls-")  # mode 0700
+        try:
+            paths = []
+            for name, pem in (("cert.pem", settings.certificate), ("key.pem", settings.private_key)):
+                path = os.path.join(directory, name)
+                descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(descriptor, "w") as handle:
+                    handle.write(pem)
+                paths.append(path)
+            context.load_cert_chain(paths[0], paths[1], password=settings.private_key_password or None)
+        except (ssl.SSLError, OSError) as exc:
+            raise KeyMaterialError(
+                None, f"SSLConfiguration {settings.name!r}: the client certificate or its key cannot be loaded"
+            ) from exc
+        finally:
+            shutil.rmtree(directory, ignore_errors=True)
+    return context
+
+
+class SessionCache:
+    """A few requests.Sessions, one per distinct TLS configuration, least recently used evicted (and closed)."""
+
+    def __init__(self, size: int = 16) -> None:
+        self.size = size
+        self._sessions: OrderedDict[TlsSettings, requests.Session] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, settings: TlsSettings) -> requests.Session:
+        with self._lock:
+            session = self._sessions.get(settings)
+            if session is not None:
+                self._sessions.move_to_end(settings)
+                return session
+        session = requests.Session()
+        session.trust_env = False  # no proxies or netrc from the environment: credentials go only where configured
+        session.verify = settings.verify_peer
+        adapter = _TlsAdapter(build_ssl_context(settings), settings.verify_peer)
+        session.mount("https://", adapter)
+        with self._lock:
+            existing = self._sessions.get(settings)
+            if existing is not None:
+                session.close()
+                return existing
+            self._sessions[settings] = session
+            while len(self._sessions) > self.size:
+                _, evicted = self._sessions.popitem(last=False)
+                evicted.close()
+        return session
+
+    def clear(self) -> None:
+        with self._lock:
+            for session in self._sessions.values():
+                session.close()
+            self._sessions.clear()
+
+
+#: Sessions shared by every Transport that is not given its own.
+SESSIONS = SessionCache()
+
+
+class Transport:
+    """Sends requests for one TLS configuration with the call rules above; `session` may be injected for tests."""
+
+    def __init__(
+        self,
+        tls: TlsSettings | None = None,
+        *,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        retry: RetryPolicy | None = None,
+        allow_insecure_http: bool = False,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.tls = tls or TlsSettings()
+        self._session = session
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
+        self.retry = retry or RetryPolicy()
+        self.allow_insecure_http = allow_insecure_http
+        self.sleep = sleep
+        self.clock = clock
+        self.rand = rand
+
+    @property
+    def session(self) -> requests.Session:
+        return self._session if self._session is not None else SESSIONS.get(self.tls)
+
+    def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpResponse:
+        """GET with retries; same-origin redirects are followed."""
+        return self.request("GET", url, headers=headers)
+
+    def post_form(self, url: str, data: FormData, *, headers: Mapping[str, str] | None = None) -> HttpResponse:
+        """POST an application/x-www-form-urlencoded body with retries; redirects are refused."""
+        return self.request("POST", url, data=data, headers=headers)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        data: FormData | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        """One logical call: retried on 5xx/429/timeouts/connection errors, at most `retry.attempts` times.
+
+        Raises:
+            InsecureEndpointError: the URL is not https (and not loopback or explicitly allowed).
+            TransportError: timeouts, connection or TLS failures, or retryable statuses, after the last attempt.
+            ProtocolError: a redirect to another origin (or of a POST), or a body larger than allowed.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send_following(method, url, data, headers)
+            except TransportError:
+                if attempt >= self.retry.attempts:
+                    raise
+                self.sleep(self.retry.delay(attempt, None, self.rand))
+                continue
+            if response.status_code not in _RETRIED_STATUS:
+                return response
+            if attempt >= self.retry.attempts:
+                raise TransportError(url, f"HTTP {response.status_code} after {attempt} attempts")
+            self.sleep(self.retry.delay(attempt, _retry_after(response.headers, self.clock), self.rand))
+
+    def _send_following(
+        self, method: str, url: str, data: FormData | None, headers: Mapping[str, str] | None
+    ) -> HttpResponse:
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._send(method, current, data, headers)
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            location = response.headers.get("Location")
+            if not location:
+                raise ProtocolError(current, "redirect without a Location", response.status_code)
+            target = urljoin(current, location)
+            if method != "GET" or _origin(target) != _origin(current):
+                raise ProtocolError(current, "redirect refused (only same-origin GET redirects are followed)",
+                                    response.status_code)  # fmt: skip
+            current = target
+        raise ProtocolError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _send(self, method: str, url: str, data: FormData | None, headers: Mapping[str, str] | None) -> HttpResponse:
+        check_endpoint(url, allow_insecure_http=self.allow_insecure_http)
+        all_headers = {"Accept": "application/json", **(headers or {})}
+        form = data if data is None or isinstance(data, Mapping) else list(data)
+        try:
+            with self.session.request(
+                method, url, data=form, headers=all_headers, timeout=self.timeout,
+                allow_redirects=False, stream=True,
+            ) as response:  # fmt: skip
+                return HttpResponse(
+                    url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
+                )
+        except requests.exceptions.SSLError as exc:
+            raise TransportError(url, f"TLS failure ({type(exc).__name__})") from exc
+        except requests.exceptions.Timeout as exc:
+            raise TransportError(url, "timed out") from exc
+        except requests.exceptions.ConnectionError as exc:
+            raise TransportError(url, "connection failed") from exc
+        except requests.exceptions.RequestException as exc:
+            raise TransportError(url, f"request failed ({type(exc).__name__})") from exc
+
+    def _read(self, url: str, response: requests.Response) -> bytes:
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > self.max_response_bytes:
+            raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes", response.status_code)
+        chunks: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(64 * 1024):
+            size += len(chunk)
+            if size > self.max_response_bytes:
+                raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes",
+                                    response.status_code)  # fmt: skip
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def parse_json_object(response: HttpResponse, *, expected_status: int = 200) -> dict[str, Any]:
+    """The JSON object of a response with the expected status.
+
+    Raises:
+        ProtocolError: another status, or a body that is not a JSON object.
+    """
+    if response.status_code != expected_status:
+        raise ProtocolError(response.url, f"expected HTTP {expected_status}", response.status_code)
+    try:
+        value = json.loads(response.body)
+    except ValueError as exc:
+        raise ProtocolError(response.url, "the body is not JSON", response.status_code) from exc
+    if not isinstance(value, dict):
+        raise ProtocolError(response.url, "the body is not a JSON object", response.status_code)
+    return value

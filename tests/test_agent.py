@@ -1,0 +1,367 @@
+"""AgentClient against the real oidc-provider: every auth method, JWT tokens, caching, expiry, introspection,
+revocation, refusals; and against local servers for what the provider will not do."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from local_servers import Reply, Seen, TestCA, rsa_thumbprint, serve
+from oidc_provider import OidcProvider
+from sqlalchemy import select
+
+from oauth2store import (
+    AccessToken,
+    AgentClient,
+    Client,
+    ClientNotUsableError,
+    OAuthServerError,
+    RetryPolicy,
+    ServerDefinition,
+    Skew,
+    Store,
+    TransportError,
+    X509Credentials,
+)
+from oauth2store.token_cache import process_cache
+
+RESOURCE = "urn:test:api"
+SECRET = "a-client-secret-long-enough-for-hs256-0123456789"
+CA = TestCA()
+CERT = CA.issue("agent-pkjwt", server=False)
+
+
+def _b64url_uint(value: int) -> str:
+    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
+    numbers = key.public_key().public_numbers()
+    return {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e), "use": "sig",
+            "alg": "RS256", "kid": rsa_thumbprint(key.public_key())}  # fmt: skip
+
+
+PROVIDER_CLIENTS = [
+    {"client_id": "agent-basic", "client_secret": SECRET},
+    {"client_id": "agent-post", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post"},
+    {"client_id": "agent-jwt", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_jwt"},
+    {"client_id": "agent-none", "token_endpoint_auth_method": "none"},
+    {"client_id": "agent-pkjwt", "token_endpoint_auth_method": "private_key_jwt",
+     "jwks": {"keys": [_public_jwk(CERT.key)]}},
+]  # fmt: skip
+METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "none", "private_key_jwt"]
+CLIENT_IDS = dict(zip(METHODS, ["agent-basic", "agent-post", "agent-jwt", "agent-none", "agent-pkjwt"], strict=True))
+
+
+@pytest.fixture(scope="module")
+def op() -> Iterator[OidcProvider]:
+    with OidcProvider(clients=PROVIDER_CLIENTS, ttl={"ClientCredentials": 300, "AccessToken": 300}) as provider:
+        yield provider
+
+
+def add_client(session: Any, server: ServerDefinition, method: str, **overrides: Any) -> Client:
+    values: dict[str, Any] = {
+        "application_name": method,
+        "client_type": "public" if method == "none" else "confidential",
+        "client_id": CLIENT_IDS.get(method, method),
+        "client_secret": SECRET if "secret" in method else None,
+        "server_definition": server,
+    }
+    values.update(overrides)
+    client = Client(**values)
+    client.client_metadata.token_endpoint_auth_method = method
+    client.client_metadata.grant_types = ["client_credentials"]
+    if method == "private_key_jwt":
+        client.client_credentials = "agent-cert"
+    session.add(client)
+    return client
+
+
+@pytest.fixture
+def agents(store: Store, op: OidcProvider) -> Store:
+    """A store whose server definition was discovered from the provider, with one client per auth method."""
+    with store.session() as session:
+        session.add(X509Credentials(alias="agent-cert", certificate=CERT.certificate,
+                                    private_key=CERT.key_pem("cert-pw"), private_key_password="cert-pw"))  # fmt: skip
+        session.flush()
+        server = ServerDefinition.discover(session, op.issuer)
+        for method in METHODS:
+            add_client(session, server, method)
+    op.reset_stats()
+    return store
+
+
+def requests_by(op: OidcProvider, client_id: str) -> int:
+    return int(op.stats()["token_requests"].get(client_id, 0))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_auth_method_gets_a_token(agents: Store, op: OidcProvider, method: str) -> None:
+    agent = AgentClient(agents, method)
+    token = agent.get_token()
+    assert token.token_type == "Bearer" and token.access_token
+    assert timedelta(seconds=295) < token.expires_at - datetime.now(UTC) <= timedelta(seconds=300)
+    assert agent.introspect(token.access_token)["client_id"] == CLIENT_IDS[method]
+    assert requests_by(op, CLIENT_IDS[method]) == 1
+
+
+def _b64decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def test_jwt_access_token_for_a_resource_is_signed_by_the_provider(agents: Store, op: OidcProvider) -> None:
+    token = AgentClient(agents, "client_secret_basic").get_access_token(resource=RESOURCE)
+    header_b64, claims_b64, signature_b64 = token.split(".")
+    header = json.loads(_b64decode(header_b64))
+    claims = json.loads(_b64decode(claims_b64))
+    assert header["alg"] == "RS256"
+    assert claims["aud"] == RESOURCE and claims["client_id"] == "agent-basic" and claims["iss"] == op.issuer
+    (jwk,) = [k for k in op.jwks["keys"] if k["kid"] == header["kid"]]
+    public = rsa.RSAPublicNumbers(int.from_bytes(_b64decode(jwk["e"]), "big"),
+                                  int.from_bytes(_b64decode(jwk["n"]), "big")).public_key()  # fmt: skip
+    public.verify(_b64decode(signature_b64), f"{header_b64}.{claims_b64}".encode(), padding.PKCS1v15(),
+                  hashes.SHA256())  # fmt: skip
+
+
+def test_tokens_are_cached_in_process_and_in_the_store(agents: Store, op: OidcProvider) -> None:
+    agent = AgentClient(agents, "client_secret_basic")
+    first = agent.get_access_token()
+    assert agent.get_access_token() == first
+    assert AgentClient(agents, "client_secret_basic").get_access_token() == first  # same process layer
+    process_cache(agents.engine).clear()
+    assert AgentClient(agents, "client_secret_basic").get_access_token() == first  # read back from the store
+    with agents.session() as session:
+        (row,) = session.scalars(select(AccessToken).where(AccessToken.application_name == "client_secret_basic"))
+        assert row.session_id.startswith("agent:") and row.grant_type == "client_credentials"
+        assert row.access_token == first and row.hash and row.expires is not None
+    other = agent.get_access_token(resource=RESOURCE)  # another key: another token
+    assert other != first
+    assert requests_by(op, "agent-basic") == 2
+
+
+class FakeClock:
+    def __init__(self, start: float) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_expiry_renews_and_the_properties_follow(agents: Store, op: OidcProvider) -> None:
+    import time
+
+    clock = FakeClock(time.time())
+    agent = AgentClient(agents, "client_secret_post", clock=clock, skew=Skew(fixed=30))
+    assert not agent.has_signed_in and not agent.has_expired and not agent.is_authorized
+    first = agent.get_access_token()
+    assert agent.has_signed_in and agent.is_authorized
+    clock.now += 269
+    assert agent.get_access_token() == first and agent.is_authorized
+    clock.now += 2  # within 30 s of the 300 s expiry
+    assert agent.has_expired and not agent.is_authorized and agent.has_signed_in
+    second = agent.get_access_token()
+    assert second != first and agent.is_authorized
+    assert requests_by(op, "agent-post") == 2
+
+
+def test_revoke_removes_the_token_everywhere(agents: Store, op: OidcProvider) -> None:
+    agent = AgentClient(agents, "client_secret_jwt")
+    token = agent.get_access_token()
+    assert agent.introspect(token)["active"] is True
+    agent.revoke(token)
+    assert agent.introspect(token) == {"active": False}
+    assert not agent.has_signed_in
+    with agents.session() as session:
+        assert (
+            session.scalars(select(AccessToken).where(AccessToken.application_name == "client_secret_jwt")).all() == []
+        )
+    assert agent.get_access_token() != token
+    assert requests_by(op, "agent-jwt") == 2
+
+
+def test_client_introspect_and_revoke_methods(agents: Store) -> None:
+    agent = AgentClient(agents, "private_key_jwt")
+    token = agent.get_access_token()
+    with agents.session() as session:
+        client = Client.Open(session, "private_key_jwt")
+        assert client is not None
+        assert client.introspect(token)["active"] is True
+        client.revoke(token)
+        assert client.introspect(token)["active"] is False
+    assert not agent.has_signed_in
+
+
+def test_invalid_client_is_not_retried_and_nothing_is_cached(agents: Store, op: OidcProvider) -> None:
+    with agents.session() as session:
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        client.client_secret = "wrong-secret"
+    agent = AgentClient(agents, "client_secret_basic", sleep=lambda s: pytest.fail("must not retry"))
+    with pytest.raises(OAuthServerError) as caught:
+        agent.get_access_token()
+    assert caught.value.error == "invalid_client" and caught.value.status_code == 401
+    assert "wrong-secret" not in str(caught.value)
+    assert requests_by(op, "agent-basic") == 1
+    assert not agent.has_signed_in
+    with agents.session() as session:
+        assert session.scalars(select(AccessToken)).all() == []
+
+
+def test_disabled_client_refuses(agents: Store) -> None:
+    with agents.session() as session:
+        client = Client.Open(session, "client_secret_post")
+        assert client is not None
+        client.enabled = False
+    with pytest.raises(ClientNotUsableError, match="disabled"):
+        AgentClient(agents, "client_secret_post")
+
+
+def test_client_awaiting_registration_refuses(agents: Store) -> None:
+    with agents.session() as session:
+        server = ServerDefinition.OpenByIssuer(session, session.scalars(select(ServerDefinition.issuer_endpoint)).one())
+        assert server is not None and server.server_metadata.registration_endpoint
+        add_client(session, server, "client_secret_basic", application_name="pending", client_id=None,
+                   client_secret=None)  # fmt: skip
+    with pytest.raises(ClientNotUsableError, match="awaiting registration") as caught:
+        AgentClient(agents, "pending")
+    assert caught.value.application_name == "pending"
+
+
+# -- local servers: what the provider will not do ------------------------------------------------
+
+
+@pytest.fixture
+def local_token_server(store: Store) -> Iterator[tuple[Store, list[Reply], list[Seen]]]:
+    replies: list[Reply] = []
+
+    def handler(request: Seen) -> Reply:
+        if request.path == "/.well-known/openid-configuration":
+            return Reply(200, {"issuer": server.url, "token_endpoint": f"{server.url}/token",
+                               "grant_types_supported": ["client_credentials"]})  # fmt: skip
+        return replies.pop(0)
+
+    with serve(handler) as server:
+        with store.session() as session:
+            definition = ServerDefinition.discover(session, server.url)
+            add_client(session, definition, "client_secret_basic", application_name="local", client_id="local")
+        yield store, replies, server.seen
+
+
+def test_5xx_and_429_are_retried_then_the_token_is_used(
+    local_token_server: tuple[Store, list[Reply], list[Seen]],
+) -> None:
+    store, replies, seen = local_token_server
+    replies += [Reply(500), Reply(429, headers={"Retry-After": "3"}),
+                Reply(200, {"access_token": "t1", "token_type": "Bearer", "expires_in": 100})]  # fmt: skip
+    sleeps: list[float] = []
+    agent = AgentClient(store, "local", sleep=sleeps.append, retry=RetryPolicy(attempts=3, base_delay=0.5))
+    assert agent.get_access_token() == "t1"
+    assert len(sleeps) == 2 and 0 <= sleeps[0] <= 0.5 and sleeps[1] == 3.0
+    token_posts = [s for s in seen if s.path == "/token"]
+    assert len(token_posts) == 3 and b"grant_type=client_credentials" in token_posts[0].body
+
+
+def test_retries_exhausted_raise_transport_error_and_cache_nothing(
+    local_token_server: tuple[Store, list[Reply], list[Seen]],
+) -> None:
+    store, replies, _ = local_token_server
+    replies += [Reply(503)] * 3
+    agent = AgentClient(store, "local", sleep=lambda s: None)
+    with pytest.raises(TransportError, match="503"):
+        agent.get_access_token()
+    with store.session() as session:
+        assert session.scalars(select(AccessToken)).all() == []
+
+
+def test_missing_expires_in_gets_the_default_lifetime_and_scope_is_sent(
+    local_token_server: tuple[Store, list[Reply], list[Seen]],
+) -> None:
+    store, replies, seen = local_token_server
+    replies += [Reply(200, {"access_token": "t2", "token_type": "Bearer"}),
+                Reply(200, {"access_token": "t3", "token_type": "Bearer", "scope": "b a"})]  # fmt: skip
+    agent = AgentClient(store, "local", default_lifetime=timedelta(minutes=7))
+    token = agent.get_token()
+    assert token.lifetime == timedelta(minutes=7)
+    scoped = agent.get_token("b a")
+    assert scoped.access_token == "t3" and scoped.scope == "a b"
+    assert agent.get_token(["a", "b"]) is scoped  # the same scope, in another order and shape
+    assert b"scope=a+b" in seen[-1].body
+
+
+def test_malformed_token_response_is_a_protocol_error(
+    local_token_server: tuple[Store, list[Reply], list[Seen]],
+) -> None:
+    from oauth2store import ProtocolError
+
+    store, replies, _ = local_token_server
+    replies += [Reply(200, "{oops"), Reply(200, {"token_type": "Bearer"}), Reply(400, "<html>")]
+    agent = AgentClient(store, "local")
+    for expected in ("not a JSON object", "no access_token", "without an RFC 6749 error"):
+        with pytest.raises(ProtocolError, match=expected):
+            agent.get_access_token()
+
+
+def test_a_client_disabled_later_gets_no_new_token(agents: Store) -> None:
+    import time
+
+    clock = FakeClock(time.time())
+    agent = AgentClient(agents, "client_secret_basic", clock=clock)
+    agent.get_access_token()
+    with agents.session() as session:
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        client.enabled = False
+    clock.now += 400  # the token expired: renewal reloads the definition and refuses
+    with pytest.raises(ClientNotUsableError, match="disabled"):
+        agent.get_access_token()
+
+
+def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, op: OidcProvider) -> None:
+    with agents.session() as session:
+        server = session.scalars(select(ServerDefinition)).one()
+        server.server_metadata.revocation_endpoint = None
+        server.is_discovery = False
+    agent = AgentClient(agents, "client_secret_basic")
+    assert agent.config.endpoints.revocation_endpoint is None
+    endpoints = agent.discover_endpoints()
+    assert endpoints.token_endpoint == op.token_endpoint and endpoints.revocation_endpoint
+    assert agent.config.endpoints == endpoints
+    with agents.session() as session:
+        stored = session.scalars(select(ServerDefinition)).one()
+        assert stored.is_discovery and stored.server_metadata.revocation_endpoint == endpoints.revocation_endpoint
+
+
+def test_token_repr_hides_the_token(agents: Store) -> None:
+    token = AgentClient(agents, "client_secret_basic").get_token()
+    assert token.access_token not in repr(token) and "Bearer" in repr(token)
+
+
+@pytest.mark.parametrize("method", ["client_secret_jwt", "private_key_jwt"])
+def test_assertion_audience_may_be_the_token_endpoint(agents: Store, op: OidcProvider, method: str) -> None:
+    with agents.session() as session:
+        client = Client.Open(session, method)
+        assert client is not None and client.jwt_audience == op.issuer  # IRIS JWTAudienceGet: the issuer by default
+        client.jwt_audience = op.token_endpoint
+    agent = AgentClient(agents, method)
+    assert agent.config.identity.audience == op.token_endpoint
+    assert agent.get_access_token()
+
+
+def test_a_disabled_ssl_configuration_is_refused(agents: Store) -> None:
+    from oauth2store import SSLConfiguration, ValidationError
+
+    with agents.session() as session:
+        session.add(SSLConfiguration(name="off", enabled=False))
+        session.flush()
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        client.ssl_configuration = "off"
+    with pytest.raises(ValidationError, match="disabled"):
+        AgentClient(agents, "client_secret_basic")

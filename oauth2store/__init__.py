@@ -9,6 +9,8 @@ from .errors import DiscoveryError as DiscoveryError
 from .errors import DuplicateError as DuplicateError
 from .errors import InsecureEndpointError as InsecureEndpointError
 from .errors import InUseError as InUseError
+from .errors import JWKSError as JWKSError
+from .errors import JWTValidationError as JWTValidationError
 from .errors import KeyMaterialError as KeyMaterialError
 from .errors import NotFoundError as NotFoundError
 from .errors import OAuth2StoreError as OAuth2StoreError
@@ -65,6 +67,8 @@ __all__ = [
     "Endpoints",
     "InUseError",
     "InsecureEndpointError",
+    "JWKSError",
+    "JWTValidationError",
     "KeyMaterialError",
     "KeyState",
     "ListQuery",

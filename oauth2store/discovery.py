@@ -133,13 +133,14 @@ def discover(
     transport: Transport | None = None,
     allow_insecure_http: bool = False,
 ) -> ServerDefinition:
-    """Fetch the metadata of `issuer` and store it on its server definition (IRIS `Discover`), then flush.
+    """Fetch the metadata of `issuer` and its JWKS, and store both on its server definition (IRIS `Discover`).
 
     The definition is the one whose issuer is exactly `issuer`, else a new one using `ssl_configuration`
     ("default" unless given). The fetch uses that TLS configuration.
 
     Raises:
         DiscoveryError: the document was refused; nothing is stored.
+        JWKSError: the server's JWKS cannot be used; nothing is stored.
         TransportError, InsecureEndpointError, NotFoundError (unknown SSL configuration), ValidationError.
     """
     from .models.server_definition import ServerDefinition
@@ -160,5 +161,10 @@ def discover(
         elif ssl_configuration:
             server.ssl_configuration = ssl_configuration
         apply_metadata(server, metadata)
+        if server.server_metadata.jwks_uri:
+            # IRIS's Discover refreshes the JWKS in the same transaction: a definition is stored with its keys.
+            from .jwks import refresh_server_jwks
+
+            refresh_server_jwks(server, force=True, transport=transport)
         session.flush()
     return server

@@ -1,27 +1,31 @@
-"""Fetching an authorization server's public JWKS (its `jwks_uri`), with conditional requests and hard limits.
+"""An authorization server's public JWKS: fetched from its `jwks_uri`, cached on its definition (IRIS RefreshJWKS).
 
-One GET per refresh, with `If-None-Match` when an ETag is known. Everything that could poison the cache is refused
-before the caller sees it: a non-200/304 status, a redirect to another host, a body over `MAX_BYTES`, a body that
-is not a JSON JWKS, or keys that are malformed or private. The `requests.Session` is the caller's (it carries the
-TLS configuration); this module never creates one.
+One GET per refresh through the server's TLS configuration, with `If-None-Match` when an ETag is known (transport
+rules apply: https unless loopback, timeouts, 1 MiB, same-origin redirects only). What could poison the cache is
+refused before anything is stored: a status other than 200/304, a content type that is not JSON, a body that is
+not a JWKS, malformed or private keys. A failed refresh leaves the cached JWKS as it was.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urljoin, urlsplit
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-import requests
-
-from .errors import JWKSError
-from .jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers
+from .errors import JWKSError, url_without_query
+from .jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
 from .signatures import KeySet
+from .transport import HttpResponse, TlsSettings, Transport
 
-#: The largest JWKS accepted; real ones are a few KiB.
-MAX_BYTES = 1024 * 1024
-#: (connect, read) seconds.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from .models import ServerDefinition
+
+_JSON_TYPES = ("application/json", "application/jwk-set+json")
+#: (connect, read) seconds for a JWKS request.
 TIMEOUT = (5.0, 10.0)
 
 
@@ -30,67 +34,84 @@ class FetchedJWKS:
     """A JWKS the server sent (or confirmed unchanged), with its cache expiry and validator."""
 
     jwks: dict[str, Any] | None  # None when the server answered 304 Not Modified
-    key_set: KeySet | None
     expires: int
     etag: str | None
 
 
-def _public_url(url: str) -> str:
-    """The URL without query or fragment, for messages (a query may carry credentials)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+def process_jwks_response(
+    response: HttpResponse, *, etag: str | None, now: float, policy: CachePolicy = DEFAULT_POLICY
+) -> FetchedJWKS:
+    """The JWKS (or "not modified") a response carries, checked key by key.
 
-
-def _read_limited(response: requests.Response, url: str) -> bytes:
-    declared = response.headers.get("Content-Length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
-        raise JWKSError(f"JWKS at {_public_url(url)} is larger than {MAX_BYTES} bytes")
-    body = bytearray()
-    for chunk in response.iter_content(chunk_size=65536):
-        body += chunk
-        if len(body) > MAX_BYTES:
-            raise JWKSError(f"JWKS at {_public_url(url)} is larger than {MAX_BYTES} bytes")
-    return bytes(body)
+    Raises:
+        JWKSError: any answer that is not a usable public JWKS.
+    """
+    where = url_without_query(response.url)
+    expires = expiry_from_headers(response.headers, now, policy)
+    if response.status_code == 304 and etag:
+        return FetchedJWKS(None, expires, response.headers.get("ETag", etag))
+    if response.status_code != 200:
+        raise JWKSError(f"JWKS at {where} answered HTTP {response.status_code}")
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type not in _JSON_TYPES:
+        raise JWKSError(f"JWKS at {where} has content type {content_type or 'none'!r}, not JSON")
+    try:
+        document = json.loads(response.body)
+    except ValueError as error:
+        raise JWKSError(f"JWKS at {where} is not JSON") from error
+    KeySet(document)  # raises JWKSError for anything but well-formed public keys
+    return FetchedJWKS(document, expires, response.headers.get("ETag"))
 
 
 def fetch_jwks(
-    session: requests.Session,
-    url: str,
-    *,
-    etag: str | None,
-    now: float,
-    policy: CachePolicy = DEFAULT_POLICY,
+    transport: Transport, url: str, *, etag: str | None, now: float, policy: CachePolicy = DEFAULT_POLICY
 ) -> FetchedJWKS:
     """GET the JWKS at `url`; a known `etag` makes the request conditional.
 
     Raises:
-        JWKSError: for any answer that is not a usable public JWKS, and for transport failures.
+        JWKSError, TransportError, ProtocolError, InsecureEndpointError.
     """
-    headers = {"Accept": "application/json, application/jwk-set+json"}
+    headers = {"Accept": ", ".join(_JSON_TYPES)}
     if etag:
         headers["If-None-Match"] = etag
-    where = _public_url(url)
-    try:
-        with session.get(url, headers=headers, timeout=TIMEOUT, allow_redirects=False, stream=True) as response:
-            if response.is_redirect:
-                target = urlsplit(urljoin(url, response.headers.get("Location", "")))
-                raise JWKSError(f"JWKS at {where} redirects to {target.scheme}://{target.netloc}: not followed")
-            if response.status_code == 304 and etag:
-                expires = expiry_from_headers(response.headers, now, policy)
-                return FetchedJWKS(None, None, expires, response.headers.get("ETag", etag))
-            if response.status_code != 200:
-                raise JWKSError(f"JWKS at {where} answered HTTP {response.status_code}")
-            content_type = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if content_type not in ("application/json", "application/jwk-set+json"):
-                raise JWKSError(f"JWKS at {where} has content type {content_type or 'none'!r}, not JSON")
-            body = _read_limited(response, url)
-            expires = expiry_from_headers(response.headers, now, policy)
-            new_etag = response.headers.get("ETag")
-    except requests.RequestException as error:
-        raise JWKSError(f"JWKS at {where} could not be fetched: {type(error).__name__}") from error
-    try:
-        document = json.loads(body)
-    except ValueError as error:
-        raise JWKSError(f"JWKS at {where} is not JSON") from error
-    key_set = KeySet(document)  # raises JWKSError for malformed or private keys
-    return FetchedJWKS(document, key_set, expires, new_etag)
+    return process_jwks_response(transport.get(url, headers=headers), etag=etag, now=now, policy=policy)
+
+
+def server_transport(session: Session | None, server: ServerDefinition, *, allow_insecure_http: bool) -> Transport:
+    """A transport with the server definition's TLS configuration."""
+    from .models import SSLConfiguration
+
+    configuration = session.get(SSLConfiguration, server.ssl_configuration) if session is not None else None
+    tls = TlsSettings.from_configuration(configuration) if configuration is not None else TlsSettings()
+    return Transport(tls, timeout=TIMEOUT, allow_insecure_http=allow_insecure_http)
+
+
+def refresh_server_jwks(
+    server: ServerDefinition,
+    *,
+    force: bool = False,
+    transport: Transport,
+    now: float | None = None,
+    policy: CachePolicy = DEFAULT_POLICY,
+) -> bool:
+    """Fetch the server's JWKS when the cached one has expired (or `force`); True when the key set changed.
+
+    Only the definition's attributes change; the caller decides whether to flush them. IRIS clears
+    `ServerCredentials` when the key set changes, and so does this.
+    """
+    jwks_uri = server.server_metadata.jwks_uri if server.server_metadata is not None else None
+    if not jwks_uri:
+        return False
+    moment = time.time() if now is None else now
+    if not force and server.public_jwks is not None and not is_expired(server.public_jwks_expires, moment):
+        return False
+    etag = server.public_jwks_etag if server.public_jwks is not None else None
+    fetched = fetch_jwks(transport, jwks_uri, etag=etag, now=moment, policy=policy)
+    server.public_jwks_expires = fetched.expires
+    server.public_jwks_etag = fetched.etag
+    server.public_jwks_fetched = datetime.fromtimestamp(moment, UTC)
+    if fetched.jwks is None or fetched.jwks == server.public_jwks:
+        return False
+    server.public_jwks = fetched.jwks
+    server.server_credentials = None
+    return True

@@ -21,7 +21,6 @@ def document(issuer: str, **changes: Any) -> dict[str, Any]:
         "issuer": issuer,
         "authorization_endpoint": f"{issuer}/auth",
         "token_endpoint": f"{issuer}/token",
-        "jwks_uri": f"{issuer}/jwks",
         "grant_types_supported": ["client_credentials", "authorization_code"],
         "claims_parameter_supported": False,
     }

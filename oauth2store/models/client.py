@@ -18,8 +18,9 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime, timedelta
+from types import EllipsisType
 from typing import Any, overload
 
 from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
@@ -475,6 +476,50 @@ class Client(Validated, Base):
         config = client_config(session, self)
         revoke_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token, time.time())
         forget_token(session, self.application_name, token)
+
+    def RefreshJWKS(
+        self, force: bool = False, save: bool = True, *, allow_insecure_http: bool = False, now: float | None = None
+    ) -> bool:
+        """Fetch the server's public JWKS if the cached one has expired, or always with `force` (IRIS RefreshJWKS).
+
+        The cache lives on the server definition, shared by all its clients. Returns True when the JWKS changed;
+        False when the cached one is still valid, or the server has no `jwks_uri`. `save` flushes the change.
+
+        Raises:
+            JWKSError, TransportError, ProtocolError, InsecureEndpointError: nothing cached was changed.
+        """
+        return self.server_definition.RefreshJWKS(force, save, allow_insecure_http=allow_insecure_http, now=now)
+
+    def validate_jwt(
+        self,
+        token: str,
+        *,
+        audience: str | EllipsisType | None = ...,
+        algorithms: Collection[str] | None = None,
+        token_type: str = "access_token",  # noqa: S107 - a token kind, not a password
+        leeway: float = 60.0,
+        now: float | None = None,
+        allow_insecure_http: bool = False,
+    ) -> dict[str, Any]:
+        """The claims of a JWT (access token or ID token) from this client's server, once every check passed.
+
+        Checks the signature with the server's JWKS (refreshed when expired, and once for an unknown `kid`), the
+        algorithm against `client_metadata.<token_type>_signed_response_alg` (or `algorithms`), and `exp`
+        (required), `nbf`, `iat`, `iss` and `aud` with `leeway` seconds. `audience` defaults to this client's
+        `client_id`; None skips the audience check. IRIS `ValidateJWT`.
+
+        Raises:
+            JWTValidationError: its `check` names what failed.
+        """
+        from ..jwt_validation import validate_jwt
+
+        def refresh(force: bool, at: float) -> bool:
+            save = object_session(self) is not None
+            return self.RefreshJWKS(force, save, allow_insecure_http=allow_insecure_http, now=at)
+
+        expected = self.client_id if audience is ... else audience
+        return validate_jwt(self, token, refresh=refresh, audience=expected, algorithms=algorithms,
+                            token_type=token_type, leeway=leeway, now=now)  # fmt: skip
 
     def _session(self) -> Session:
         session = object_session(self)

@@ -6,17 +6,18 @@ Deleting a server definition that clients still use is refused (IRIS #5823).
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import ForeignKey, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy import BigInteger, ForeignKey, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from ..errors import DuplicateError, InUseError, NotFoundError, Problem
 from ..queries import ListQuery
 from ..types import REDIRECT_GRANT_TYPES
 from ..validation import Kind
-from .base import Base, Validated, iris_property, missing_reference, referencing
+from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
 from .server_metadata import ServerMetadata
 from .ssl_configuration import SSLConfiguration
 from .x509_credentials import X509Credentials
@@ -51,6 +52,12 @@ class ServerDefinition(Validated, Base):
     is_discovery: Mapped[bool] = iris_property("IsDiscovery", Kind.BOOLEAN, required=True, initial=False)
     #: IRIS `PublicJWKS`: the cached copy of the server's public JWKS.
     public_jwks: Mapped[dict[str, Any] | None] = iris_property("PublicJWKS", Kind.JSON)
+    #: When `public_jwks` must be fetched again (IRIS GetJWKS convention: -1 never, 0 not cacheable, else epoch).
+    public_jwks_expires: Mapped[int | None] = mapped_column("PublicJWKSExpires", BigInteger())
+    #: The JWKS response's ETag, for conditional requests.
+    public_jwks_etag: Mapped[str | None] = mapped_column("PublicJWKSETag", String(256))
+    #: When the server last sent or confirmed `public_jwks`: a stale copy serves only so long after this.
+    public_jwks_fetched: Mapped[datetime | None] = mapped_column("PublicJWKSFetched", UTCDateTime())
 
     # Never read: they tell the unit of work to insert a named configuration before the server that names it.
     _ssl_configuration_row: Mapped[SSLConfiguration] = relationship(lazy="raise")
@@ -150,6 +157,27 @@ class ServerDefinition(Validated, Base):
             session, issuer, ssl_configuration=ssl_configuration, transport=transport,
             allow_insecure_http=allow_insecure_http,
         )  # fmt: skip
+
+    def RefreshJWKS(
+        self, force: bool = False, save: bool = True, *, allow_insecure_http: bool = False, now: float | None = None
+    ) -> bool:
+        """Fetch the public JWKS from `jwks_uri` if the cached one has expired, or always with `force`.
+
+        IRIS `ServerDefinition.RefreshJWKS`: True when the key set changed (which also clears
+        `server_credentials`, as IRIS does); False when the cache is still valid or there is no `jwks_uri`.
+        `save` flushes the definition in its session; otherwise the caller's commit decides.
+
+        Raises:
+            JWKSError, TransportError, ProtocolError, InsecureEndpointError: the cached JWKS is left as it was.
+        """
+        from ..jwks import refresh_server_jwks, server_transport
+
+        session = object_session(self)
+        transport = server_transport(session, self, allow_insecure_http=allow_insecure_http)
+        changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
+        if save and session is not None:
+            session.flush()
+        return changed
 
     @classmethod
     def DeleteId(cls, session: Session, id: int) -> None:

@@ -3,10 +3,10 @@
 IRIS's `%SYS.OAuth2.Registration.RegisterClient` POSTs a client's `OAuth2.Client.Metadata` to the server's
 registration endpoint and stores what comes back; `UpdateClient`/`ReadClient` use the client configuration endpoint.
 Here, building a request and checking a response are pure functions of plain values; the four operations around
-them do the HTTP through `transport` (with the client's SSL configuration) and then write the result inside a
-savepoint, so a failure at any step (HTTP, a refusal, a response that cannot be stored) leaves the stored client
-exactly as it was. Deleting is the other way round: the local change is written (and validated) first, and rolled
-back if the server does not confirm the delete.
+them do the HTTP through `transport` (with the server definition's SSL configuration, as IRIS) and then write the
+result inside a savepoint, so a failure at any step (HTTP, a refusal, a response that cannot be stored) leaves the
+stored client exactly as it was. Deleting is the other way round: the local change is written (and validated)
+first, and rolled back if the server does not confirm the delete.
 """
 
 from __future__ import annotations
@@ -273,10 +273,12 @@ def _transport(
     http_session: requests.Session | None,
     retry: RetryPolicy | None = None,
 ) -> Transport:
-    """A transport with the client's SSL configuration (the one IRIS uses for requests to the server)."""
-    configuration = session.get(SSLConfiguration, client.ssl_configuration)
+    """A transport with the server definition's SSL configuration: IRIS uses it for discovery, JWKS and
+    registration requests (iris-oauth2.md §1.3)."""
+    name = client.server_definition.ssl_configuration
+    configuration = session.get(SSLConfiguration, name)
     if configuration is None:
-        raise NotFoundError(SSLConfiguration.kind, client.ssl_configuration)
+        raise NotFoundError(SSLConfiguration.kind, name)
     return Transport(TlsSettings.from_configuration(configuration), session=http_session, retry=retry,
                      allow_insecure_http=allow_insecure_http)  # fmt: skip
 

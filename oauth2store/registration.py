@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
-from sqlalchemy import delete
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
 from . import token_cache
@@ -283,6 +283,25 @@ def _transport(
                      allow_insecure_http=allow_insecure_http)  # fmt: skip
 
 
+def _lock(session: Session, client: Client) -> None:
+    """Serialize registration calls for one client, then re-read it: two processes registering the same definition
+    would otherwise both register, and the second would overwrite (and orphan) the first's registration.
+
+    PostgreSQL: the client row FOR UPDATE. SQLite: a no-op write takes the database's write lock (use
+    `store.session(write=True)` so that a second process queues instead of failing on a stale snapshot).
+    """
+    if not inspect(client).persistent:
+        return
+    same = Client.application_name == client.application_name
+    if session.get_bind().dialect.name == "sqlite":
+        statement = update(Client).where(same).values(client_id=Client.client_id)
+        session.execute(statement.execution_options(synchronize_session=False))
+    else:
+        session.execute(select(Client.application_name).where(same).with_for_update())
+    session.refresh(client)
+    session.refresh(client.client_metadata)
+
+
 def _invalid(client: Client, name: str, message: str, code: int | None = None) -> ValidationError:
     return ValidationError(client.kind, client.application_name, [Problem(name, message, code)])
 
@@ -345,7 +364,9 @@ def register_client(
     The body is `build_registration_request` of the stored metadata; the server definition's
     `initial_access_token` is sent as a bearer token when set. On success `client_id`, `client_secret`, the
     server-managed members and the metadata as the server accepted it are written (flushed in `session`; the
-    caller's transaction commits them). Returns the server's document without its secrets.
+    caller's transaction commits them). Returns the server's document without its secrets. The client stays
+    locked until that transaction ends, so a concurrent registration of it waits, then finds it registered (on
+    SQLite, call this in `store.session(write=True)`).
 
     Raises:
         ValidationError: the server offers no registration endpoint (IRIS #8881), or the client is registered.
@@ -353,6 +374,7 @@ def register_client(
         RegistrationError: the server refused (invalid_client_metadata, invalid_redirect_uri, invalid_token, ...).
         TransportError, ProtocolError, InsecureEndpointError: the exchange failed; nothing was stored.
     """
+    _lock(session, client)
     server = client.server_definition
     endpoint = server.server_metadata.registration_endpoint if server.server_metadata is not None else None
     if not endpoint:
@@ -412,6 +434,7 @@ def read_registration(
         RegistrationError: refused (invalid_token: a wrong token, or the registration no longer exists).
         TransportError, ProtocolError, InsecureEndpointError: nothing was stored.
     """
+    _lock(session, client)
     uri, token, client_id = _management(client)
     transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
     response = transport.request("GET", uri, headers=_bearer(token))
@@ -437,6 +460,7 @@ def update_registration(
         KeyMaterialError: private_key_jwt without a key to publish.
         RegistrationError, TransportError, ProtocolError, InsecureEndpointError: nothing was stored.
     """
+    _lock(session, client)
     uri, token, client_id = _management(client)
     body = _request_body(client, client_id=client_id)
     transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
@@ -464,6 +488,7 @@ def delete_registration(
             (its server definition has no registration endpoint).
         RegistrationError, TransportError, ProtocolError, InsecureEndpointError: nothing was changed.
     """
+    _lock(session, client)
     uri, token, _client_id = _management(client)
     transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
     with session.begin_nested():

@@ -4,6 +4,7 @@ fault servers; every failure must leave the stored client exactly as it was (com
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -82,8 +83,8 @@ def rows(store: Store, name: str) -> dict[str, Any]:
         return found
 
 
-def register(store: Store, name: str, **options: Any) -> dict[str, Any]:
-    with store.session() as session:
+def register(store: Store, name: str, *, write: bool = False, **options: Any) -> dict[str, Any]:
+    with store.session(write=write) as session:
         client = Client.Open(session, name)
         assert client is not None
         return client.register(**options)
@@ -385,6 +386,30 @@ def test_what_is_sent(store: Store) -> None:
         client = Client.Open(session, "sent")
         assert client is not None and client.client_id == "issued" and client.client_secret == "issued-secret"
         assert client.client_metadata.registration_access_token is None  # this server offers no RFC 7592
+
+
+def test_concurrent_registrations_of_one_client_register_it_once(store: Store) -> None:
+    issued = {"client_id": "issued", "client_secret": "issued-secret", "client_secret_expires_at": 0}
+    with serve(lambda request: Reply(201, issued, delay=0.3)) as fault:
+        _fault_client(store, fault.url, "raced")
+        outcomes: list[str] = []
+        start = threading.Barrier(2)
+
+        def attempt() -> None:
+            start.wait()
+            try:
+                register(store, "raced", write=True)
+                outcomes.append("registered")
+            except ValidationError as exc:
+                outcomes.append("refused: " + ",".join(exc.fields))
+
+        threads = [threading.Thread(target=attempt) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["refused: client_id", "registered"]
+        assert len(fault.seen) == 1
 
 
 # -- an expired secret ------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from .errors import OAuth2StoreError as OAuth2StoreError
 from .errors import OAuthServerError as OAuthServerError
 from .errors import Problem as Problem
 from .errors import ProtocolError as ProtocolError
+from .errors import RegistrationError as RegistrationError
 from .errors import SchemaVersionError as SchemaVersionError
 from .errors import SecretKeyError as SecretKeyError
 from .errors import TransportError as TransportError
@@ -77,6 +78,7 @@ __all__ = [
     "OAuthServerError",
     "Problem",
     "ProtocolError",
+    "RegistrationError",
     "RetryPolicy",
     "SSLConfiguration",
     "SchemaVersionError",

@@ -29,6 +29,7 @@ from .keys import signing_key
 from .models.client import Client
 from .models.server_definition import ServerDefinition
 from .models.ssl_configuration import SSLConfiguration
+from .registration import secret_expiry_problem
 from .store import Store
 from .token_cache import Entry, Skew
 from .tokens import (
@@ -69,11 +70,12 @@ class ClientConfig:
     default_scope: str | None = field(default=None)
 
 
-def client_config(session: Session, client: Client) -> ClientConfig:
-    """The snapshot of `client`, refusing clients that cannot get tokens.
+def client_config(session: Session, client: Client, now: float | None = None) -> ClientConfig:
+    """The snapshot of `client` at `now` (default: the time), refusing clients that cannot get tokens.
 
     Raises:
-        ClientNotUsableError: the client is disabled, awaiting registration, has no client_id or token endpoint.
+        ClientNotUsableError: the client is disabled, awaiting registration, has no client_id or token endpoint, or
+            its registered client_secret has expired (client_secret_expires_at).
         KeyMaterialError: private_key_jwt without a usable key.
         NotFoundError: its SSL configuration is not stored.
     """
@@ -88,6 +90,10 @@ def client_config(session: Session, client: Client) -> ClientConfig:
     if not metadata.token_endpoint:
         raise ClientNotUsableError(name, f"server {server.issuer_endpoint!r} has no token_endpoint")
     method = client.client_metadata.token_endpoint_auth_method or TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
+    expired = secret_expiry_problem(client.client_metadata.client_secret_expires_at, method,
+                                    time.time() if now is None else now)  # fmt: skip
+    if expired:
+        raise ClientNotUsableError(name, expired)
     key = signing_key(client) if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT else None
     identity = ClientIdentity(
         client_id=client.client_id,
@@ -107,11 +113,11 @@ def client_config(session: Session, client: Client) -> ClientConfig:
     return ClientConfig(name, identity, endpoints, TlsSettings.from_configuration(tls), client.default_scope)
 
 
-def _open_config(session: Session, application_name: str) -> ClientConfig:
+def _open_config(session: Session, application_name: str, now: float | None = None) -> ClientConfig:
     client = Client.Open(session, application_name)
     if client is None:
         raise NotFoundError(Client.kind, application_name)
-    return client_config(session, client)
+    return client_config(session, client, now)
 
 
 def _post(transport: Transport, config: ClientConfig, url: str, form: list[tuple[str, str]], now: float) -> Any:
@@ -200,7 +206,7 @@ class AgentClient:
         self._keys: dict[tuple[Any, Any], tuple[tuple[str, str], str | None, tuple[str, ...]]] = {}
         self._lock = threading.Lock()
         with store.session() as session:
-            self._use(_open_config(session, application_name))
+            self._use(_open_config(session, application_name, clock()))
 
     def __repr__(self) -> str:
         return f"AgentClient({self.application_name!r})"
@@ -260,7 +266,7 @@ class AgentClient:
                 with token_cache.locked_session(self.store, self.application_name) as session:
                     entry = self._fresh(token_cache.load(session, *key))  # another process renewed it
                     if entry is None:
-                        self._use(_open_config(session, self.application_name))
+                        self._use(_open_config(session, self.application_name, self.clock()))
                         token = self._request(scope, resources)
                         token_cache.save(session, self.application_name, key[1], token, resources)
                         entry = Entry(token, self.skew.renew_at(token))

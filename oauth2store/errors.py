@@ -16,6 +16,7 @@
     ├── ProtocolError                   .url, .status_code, .reason: the server broke the spec (non-JSON, wrong status)
     │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
     ├── OAuthServerError                .error, .error_description, .error_uri, .status_code (RFC 6749 §5.2)
+    │   └── RegistrationError           the server refused a registration request (RFC 7591 §3.2.2, RFC 7592)
     ├── JWKSError                       a JWKS that cannot be used (private or malformed keys)
     └── JWTValidationError              .check: which check a JWT failed (alg, kid, signature, exp, aud, ...)
 
@@ -210,3 +211,21 @@ class OAuthServerError(OAuth2StoreError):
         self.status_code = status_code
         detail = f": {error_description}" if error_description else ""
         super().__init__(f"{self.url} (HTTP {status_code}) answered {error}{detail}")
+
+
+class RegistrationError(OAuthServerError):
+    """The server refused a dynamic registration request: RFC 7591 §3.2.2 (`invalid_redirect_uri`,
+    `invalid_client_metadata`, `invalid_software_statement`, `unapproved_software_statement`) or an RFC 7592 /
+    RFC 6750 answer (`invalid_token` for a wrong initial or registration access token). Nothing was stored."""
+
+    def __init__(
+        self,
+        url: str,
+        error: str,
+        error_description: str | None = None,
+        error_uri: str | None = None,
+        status_code: int | None = None,
+    ) -> None:
+        super().__init__(url, error, error_description, error_uri, status_code)
+        detail = f": {error_description}" if error_description else ""
+        self.args = (f"{self.url} (HTTP {status_code}) refused the registration request: {error}{detail}",)

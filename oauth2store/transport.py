@@ -283,9 +283,12 @@ class Transport:
         url: str,
         *,
         data: FormData | None = None,
+        json_body: Any = None,
         headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
         """One logical call: retried on 5xx/429/timeouts/connection errors, at most `retry.attempts` times.
+
+        The body is the form `data`, or `json_body` sent as application/json (RFC 7591 registration requests).
 
         Raises:
             InsecureEndpointError: the URL is not https (and not loopback or explicitly allowed).
@@ -296,7 +299,7 @@ class Transport:
         while True:
             attempt += 1
             try:
-                response = self._send_following(method, url, data, headers)
+                response = self._send_following(method, url, data, json_body, headers)
             except TransportError:
                 if attempt >= self.retry.attempts:
                     raise
@@ -309,11 +312,11 @@ class Transport:
             self.sleep(self.retry.delay(attempt, _retry_after(response.headers, self.clock), self.rand))
 
     def _send_following(
-        self, method: str, url: str, data: FormData | None, headers: Mapping[str, str] | None
+        self, method: str, url: str, data: FormData | None, json_body: Any, headers: Mapping[str, str] | None
     ) -> HttpResponse:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(method, current, data, headers)
+            response = self._send(method, current, data, json_body, headers)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = response.headers.get("Location")
@@ -326,13 +329,15 @@ class Transport:
             current = target
         raise ProtocolError(url, f"more than {MAX_REDIRECTS} redirects")
 
-    def _send(self, method: str, url: str, data: FormData | None, headers: Mapping[str, str] | None) -> HttpResponse:
+    def _send(
+        self, method: str, url: str, data: FormData | None, json_body: Any, headers: Mapping[str, str] | None
+    ) -> HttpResponse:
         check_endpoint(url, allow_insecure_http=self.allow_insecure_http)
         all_headers = {"Accept": "application/json", **(headers or {})}
         form = data if data is None or isinstance(data, Mapping) else list(data)
         try:
             with self.session.request(
-                method, url, data=form, headers=all_headers, timeout=self.timeout,
+                method, url, data=form, json=json_body, headers=all_headers, timeout=self.timeout,
                 allow_redirects=False, stream=True,
             ) as response:  # fmt: skip
                 return HttpResponse(

@@ -521,6 +521,35 @@ class Client(Validated, Base):
         return validate_jwt(self, token, refresh=refresh, audience=expected, algorithms=algorithms,
                             token_type=token_type, leeway=leeway, now=now)  # fmt: skip
 
+    def register(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
+        """Register this client at its server's registration endpoint (RFC 7591; IRIS RegisterClient).
+
+        Stores client_id, client_secret, the registration access token and URI and the metadata as the server
+        accepted it, all or nothing; returns the server's answer without its secrets.
+        See `oauth2store.registration.register_client` for the request and the errors.
+        """
+        from ..registration import register_client
+
+        return register_client(self._session(), self, allow_insecure_http=allow_insecure_http)
+
+    def read_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
+        """Read the registration back (RFC 7592 §2.1; IRIS ReadClient) and store the server's view of it."""
+        from ..registration import read_registration
+
+        return read_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
+
+    def update_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
+        """Send the stored metadata (and the current public keys) to the server (RFC 7592 §2.2; IRIS UpdateClient)."""
+        from ..registration import update_registration
+
+        return update_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
+
+    def delete_registration(self, *, allow_insecure_http: bool = False) -> None:
+        """Delete the registration at the server (RFC 7592 §2.3) and clear it here, ready to register again."""
+        from ..registration import delete_registration
+
+        delete_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
+
     def _session(self) -> Session:
         session = object_session(self)
         if session is None:

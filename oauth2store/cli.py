@@ -566,7 +566,7 @@ def _key_rows(found: Client, now: datetime, created: Sequence[ClientKey]) -> lis
             "use": k.use,
             "alg": k.alg,
             "state": str(k.state(found.keys, now)),
-            "active_from": k.active_from.isoformat(),
+            "active_from": k.active_from.isoformat(timespec="seconds"),
             "new": k in created,
         }
         for k in found.keys

@@ -225,6 +225,18 @@ def db_current(settings: Settings, /) -> None:
     click.echo(f"current: {current or 'none'}\nhead:    {head_revision()}")
 
 
+def _holds_another_key(store: Store, key: str) -> bool:
+    """True only when the database is known not to use `key` (a failed rekey whose commit may have happened must
+    never lose the key the database now needs)."""
+    try:
+        secrets.check_key(store.engine, secrets.SecretCipher(key))
+    except SecretKeyError:
+        return True
+    except Exception:
+        return False  # unreachable: keep the key, the next session settles it
+    return False
+
+
 @db.command("rekey")
 @click.option(
     "--new-key-file",
@@ -275,8 +287,8 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
     try:
         store.rekey(new_key)
     except BaseException:
-        if save_key is not None:
-            save_key.unlink(missing_ok=True)  # the database still uses the old key: the new one is worthless
+        if save_key is not None and _holds_another_key(store, new_key):
+            save_key.unlink(missing_ok=True)  # the database kept the old key: the new one is worthless
         raise
     where = [str(p) for p in (store.key_file, save_key) if p is not None]
     click.echo("re-encrypted every stored secret with the new key" + (f", now in {' and '.join(where)}" if where

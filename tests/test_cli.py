@@ -176,7 +176,7 @@ def test_create_from_json(shell: Shell, tmp_path: Path) -> None:
 def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("client", "db", "export", "import", "server"):
+    for command in ("client", "db", "export", "import", "server", "keys", "token", "introspect", "revoke"):
         assert command in out
     assert main(["client", "list", "--help"]) == 0
     assert "ListForServer" in capsys.readouterr().out
@@ -330,7 +330,7 @@ def test_rekey_from_a_file_and_from_stdin(shell: Shell, tmp_path: Path, monkeypa
     assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
 
 
-def test_rekey_refusals(shell: Shell, tmp_path: Path) -> None:
+def test_rekey_refusals(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "exactly one of" in shell("db", "rekey", expect=EXIT_USAGE)
     assert "--save-key FILE" in shell("db", "rekey", "--generate", expect=EXIT_USAGE)
     bad = tmp_path / "bad.key"
@@ -343,6 +343,11 @@ def test_rekey_refusals(shell: Shell, tmp_path: Path) -> None:
     assert "never overwritten" in shell("db", "rekey", "--generate", "--save-key", str(existing), expect=EXIT_USAGE)
     assert existing.read_text() == "keep me\n"
     assert "No such option" in shell("db", "rekey", "--key", generate_key(), expect=EXIT_USAGE)
+    monkeypatch.setenv(KEY_VARIABLE, generate_key())  # not this database's key: the rekey is refused
+    saved = tmp_path / "generated.key"
+    assert "wrong oauth2store key" in shell("db", "rekey", "--generate", "--save-key", str(saved), expect=EXIT_KEY)
+    assert not saved.exists()  # a key the database does not use is not left behind
+    monkeypatch.undo()
     # Nothing changed: the old key still reads the secrets.
     assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
 
@@ -430,3 +435,13 @@ def test_import_refuses_keys_that_do_not_belong_together(shell: Shell, tmp_path:
     ):
         assert expected in error  # fmt: skip
     assert len(json.loads(shell("keys", "show", "svc"))["keys"]) == 1
+
+
+def test_keys_of_a_client_with_x509_credentials(shell: Shell, store_url: str) -> None:
+    certificate, key = make_pem_pair()
+    with Store(store_url) as store, store.session() as db:
+        db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key))
+    shell("client", "set", "svc", "--client-credentials", "svc-cert")
+    assert "signs with the key of its X.509 credentials 'svc-cert': nothing to rotate" in shell("keys", "rotate", "svc")
+    (published,) = json.loads(shell("keys", "show", "svc"))["keys"]
+    assert published["kty"] == "EC" and len(published["x5c"]) == 1 and "d" not in published

@@ -194,7 +194,7 @@ def cli(context: click.Context, url: str | None, debug: bool) -> None:
 
 @cli.group()
 def db() -> None:
-    """Create and migrate the store's schema."""
+    """Create and migrate the store's schema; re-encrypt its secrets with a new key."""
 
 
 @db.command("upgrade")

@@ -3,8 +3,22 @@
 click (already a dependency of many tools, small, typed) gives subcommand groups, `--help` from docstrings,
 environment-variable defaults and an in-process test runner; argparse would need all of that written by hand.
 
-Exit codes: 0 success, 1 any other error, 2 usage, 3 invalid input, 4 not found, 5 conflict (duplicate or in
-use), 6 schema not at this version's revision. Every error is one line on stderr (`--debug` shows the traceback).
+Exit codes (`_EXIT_CODES` maps the exceptions; keep the two in step):
+
+    0  success
+    1  any other error
+    2  usage: unknown command or option, missing argument
+    3  invalid input: ValidationError, InsecureEndpointError, ClientNotUsableError (the stored definition cannot
+       do what was asked: disabled, awaiting registration)
+    4  not found: NotFoundError
+    5  conflict: DuplicateError, InUseError
+    6  schema not at this version's revision: SchemaVersionError (run `oauth2store db upgrade`)
+    7  the authorization server or the network failed: TransportError, ProtocolError (and DiscoveryError),
+       OAuthServerError; retrying later, or fixing the server, may help, fixing the command will not
+    8  keys: SecretKeyError (the store's encryption key is missing or wrong: configure it) and KeyMaterialError
+       (a client has no usable key pair: rotate its keys, or fix its signing algorithm)
+
+Every error is one line on stderr (`--debug` shows the traceback).
 """
 
 from __future__ import annotations
@@ -14,32 +28,50 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 import click
 from sqlalchemy.orm import Session
 
+from . import secrets
 from .documents import ImportReport, client_document, export_document, import_document, server_document
 from .errors import (
+    ClientNotUsableError,
     DuplicateError,
+    InsecureEndpointError,
     InUseError,
+    KeyMaterialError,
     NotFoundError,
     OAuth2StoreError,
+    OAuthServerError,
     Problem,
+    ProtocolError,
     SchemaVersionError,
+    SecretKeyError,
+    TransportError,
     ValidationError,
 )
-from .models import Client, Endpoint, ServerDefinition
+from .models import Client, ClientKey, Endpoint, ServerDefinition
 from .store import URL_VARIABLE, Store
 from .types import ClientType, TokenEndpointAuthMethod
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SCHEMA = 1, 2, 3, 4, 5, 6
+EXIT_SERVER, EXIT_KEY = 7, 8
 _EXIT_CODES: list[tuple[type[OAuth2StoreError], int]] = [
     (ValidationError, EXIT_INVALID),
+    (InsecureEndpointError, EXIT_INVALID),
+    (ClientNotUsableError, EXIT_INVALID),
     (NotFoundError, EXIT_NOT_FOUND),
     (DuplicateError, EXIT_CONFLICT),
     (InUseError, EXIT_CONFLICT),
     (SchemaVersionError, EXIT_SCHEMA),
+    (TransportError, EXIT_SERVER),
+    (ProtocolError, EXIT_SERVER),
+    (OAuthServerError, EXIT_SERVER),
+    (SecretKeyError, EXIT_KEY),
+    (KeyMaterialError, EXIT_KEY),
 ]
 MASK = "********"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -162,7 +194,7 @@ def cli(context: click.Context, url: str | None, debug: bool) -> None:
 
 @cli.group()
 def db() -> None:
-    """Create and migrate the store's schema."""
+    """Create and migrate the store's schema; re-encrypt its secrets with a new key."""
 
 
 @db.command("upgrade")
@@ -191,6 +223,78 @@ def db_current(settings: Settings, /) -> None:
 
     current = settings.store.current_revision()
     click.echo(f"current: {current or 'none'}\nhead:    {head_revision()}")
+
+
+def _holds_another_key(store: Store, key: str) -> bool:
+    """True only when the database is known not to use `key` (a failed rekey whose commit may have happened must
+    never lose the key the database now needs)."""
+    try:
+        secrets.check_key(store.engine, secrets.SecretCipher(key))
+    except SecretKeyError:
+        return True
+    except Exception:
+        return False  # unreachable: keep the key, the next session settles it
+    return False
+
+
+@db.command("rekey")
+@click.option(
+    "--new-key-file",
+    type=click.File("r"),
+    metavar="FILE",
+    help="Read the new key from FILE (- for standard input). Never give a key as an argument: argv is visible "
+    "to every user of the machine and lands in shell history.",
+)
+@click.option("--generate", is_flag=True, help="Generate a new key (see oauth2store.generate_key).")
+@click.option(
+    "--save-key",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="With --generate: write the new key to FILE (created with mode 0600; it must not exist). Required when "
+    "the store's key is not in a key file beside a SQLite database.",
+)
+@pass_settings
+def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool, save_key: Path | None) -> None:
+    """Re-encrypt every stored secret with a new key, in one transaction (Store.rekey).
+
+    With a key file beside a SQLite database, the new key replaces it there. With $OAUTH2STORE_KEY, put the new
+    key there afterwards and restart every process that uses the database.
+    """
+    if (new_key_file is None) == (not generate):
+        raise click.UsageError("give exactly one of --new-key-file FILE and --generate")
+    if save_key is not None and not generate:
+        raise click.UsageError("--save-key goes with --generate (the key in --new-key-file is already saved)")
+    store = settings.store
+    if generate:
+        if save_key is None and store.key_file is None:
+            raise click.UsageError(
+                f"this store's key does not come from a key file: add --save-key FILE so the new key is kept "
+                f"somewhere (then set ${secrets.KEY_VARIABLE} from it)"
+            )
+        new_key = secrets.generate_key()
+        if save_key is not None:
+            try:
+                secrets.write_key_file(save_key, new_key)
+            except FileExistsError:
+                raise click.BadParameter(
+                    f"{save_key} exists; it is never overwritten", param_hint="--save-key"
+                ) from None
+    else:
+        assert new_key_file is not None
+        new_key = new_key_file.read().strip()
+        if not new_key:
+            raise SecretKeyError("the new key file is empty")
+    try:
+        store.rekey(new_key)
+    except BaseException:
+        if save_key is not None and _holds_another_key(store, new_key):
+            save_key.unlink(missing_ok=True)  # the database kept the old key: the new one is worthless
+        raise
+    where = [str(p) for p in (store.key_file, save_key) if p is not None]
+    click.echo("re-encrypted every stored secret with the new key" + (f", now in {' and '.join(where)}" if where
+               else ""))  # fmt: skip
+    if store.key_file is None:
+        click.echo(f"set ${secrets.KEY_VARIABLE} to the new key and restart every process that uses this database")
 
 
 # --- server ---------------------------------------------------------------------------------------------------
@@ -250,6 +354,27 @@ def server_create(settings: Settings, /, issuer: str, ssl_configuration: str, gr
         db.add(created)
         db.flush()
         click.echo(f"created server definition {created.id} for {issuer}")
+
+
+@server.command("discover")
+@click.argument("issuer")
+@click.option("--ssl-configuration", metavar="NAME", help='TLS configuration for the fetch (default: "default").')
+@click.option("--allow-insecure-http", is_flag=True, help="Allow plain http to a non-loopback host (development).")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@pass_settings
+def server_discover(settings: Settings, /, issuer: str, ssl_configuration: str | None, allow_insecure_http: bool,
+                    as_json: bool) -> None:  # fmt: skip
+    """Fetch ISSUER's discovery metadata and store it, creating the definition if needed (IRIS Discover)."""
+    with _session(settings) as db:
+        found = ServerDefinition.discover(
+            db, issuer, ssl_configuration=ssl_configuration, allow_insecure_http=allow_insecure_http
+        )
+        document = {"id": found.id, **server_document(found)}
+    if as_json:
+        _emit_json(document)
+    else:
+        click.echo(f"discovered {issuer}: server definition {document['id']}, token endpoint "
+                   f"{document['metadata'].get('token_endpoint')}")  # fmt: skip
 
 
 @server.command("delete")
@@ -436,6 +561,136 @@ def client_delete(settings: Settings, /, application_name: str) -> None:
     with _session(settings) as db:
         Client.DeleteId(db, application_name)
     click.echo(f"deleted client {application_name}")
+
+
+# --- keys -----------------------------------------------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """A client's own key pairs (IRIS RotateKeys) and the public JWKS it publishes."""
+
+
+def _key_rows(found: Client, now: datetime, created: Sequence[ClientKey]) -> list[dict[str, Any]]:
+    return [
+        {
+            "kid": k.kid,
+            "use": k.use,
+            "alg": k.alg,
+            "state": str(k.state(found.keys, now)),
+            "active_from": k.active_from.isoformat(timespec="seconds"),
+            "new": k in created,
+        }
+        for k in found.keys
+    ]
+
+
+@keys.command("rotate")
+@click.argument("application_name")
+@click.option(
+    "--publication-delay",
+    type=click.IntRange(min=0),
+    metavar="SECONDS",
+    help="How long a new key is published before it signs (default: longer than JWKS caches keep it).",
+)
+@click.option("--retention", type=click.IntRange(min=1), metavar="SECONDS",
+              help="How long a retired key stays published.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@pass_settings
+def keys_rotate(settings: Settings, /, application_name: str, publication_delay: int | None, retention: int | None,
+                as_json: bool) -> None:  # fmt: skip
+    """Add a new key pair to the client's JWKS; show every key with its state (the new ones marked *)."""
+    timing = {name: timedelta(seconds=value) for name, value in
+              (("publication_delay", publication_delay), ("retention", retention)) if value is not None}  # fmt: skip
+    with settings.store.session(write=True) as db:
+        found = _open_client(db, application_name)
+        now = datetime.now(UTC)
+        created = found.RotateKeys(now, **timing)
+        rows = _key_rows(found, now, created)
+        credentials = found.client_credentials
+    if as_json:
+        _emit_json(rows)
+        return
+    if credentials:
+        click.echo(f"client {application_name} signs with the key of its X.509 credentials {credentials!r}: "
+                   "nothing to rotate")  # fmt: skip
+        return
+    table = [(r["kid"], r["use"], r["alg"], r["state"], r["active_from"], "*" if r["new"] else "") for r in rows]
+    _table(["KID", "USE", "ALG", "STATE", "ACTIVE FROM", "NEW"], table)
+
+
+@keys.command("show")
+@click.argument("application_name")
+@pass_settings
+def keys_show(settings: Settings, /, application_name: str) -> None:
+    """Print the client's public JWKS (what its jwks_uri serves), as JSON."""
+    with _session(settings) as db:
+        jwks = _open_client(db, application_name).public_jwks
+    _emit_json(jwks)
+
+
+# --- tokens ---------------------------------------------------------------------------------------------------
+
+_INSECURE_HTTP = click.option(
+    "--allow-insecure-http", is_flag=True, help="Allow plain http to a non-loopback server (development only)."
+)
+
+
+def _token_argument(token: str) -> str:
+    """TOKEN, or `-` to read it from standard input (keeps it out of argv and shell history)."""
+    value = sys.stdin.readline().strip() if token == "-" else token  # noqa: S105 (`-` is not a password)
+    if not value:
+        raise click.BadParameter("is empty", param_hint="TOKEN")
+    return value
+
+
+@cli.command("token")
+@click.argument("application_name")
+@click.option("--scope", "scopes", multiple=True, help="Scope to ask for (repeatable); default: the client's.")
+@click.option("--resource", "resources", multiple=True, metavar="URI", help="RFC 8707 resource (repeatable).")
+@_INSECURE_HTTP
+@click.option("--json", "as_json", is_flag=True, help="The token with its type, expiry and scope, as JSON.")
+@pass_settings
+def token_command(settings: Settings, /, application_name: str, scopes: tuple[str, ...], resources: tuple[str, ...],
+                  allow_insecure_http: bool, as_json: bool) -> None:  # fmt: skip
+    """Print an access token for the client (client credentials grant; reused from the store while valid)."""
+    from .agent import AgentClient
+
+    agent = AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http)
+    got = agent.get_token(" ".join(scopes) if scopes else None, resource=list(resources) or None)
+    if as_json:
+        _emit_json({"access_token": got.access_token, "token_type": got.token_type,
+                    "expires_at": got.expires_at.isoformat(), "scope": got.scope})  # fmt: skip
+    else:
+        click.echo(got.access_token)
+
+
+@cli.command("introspect")
+@click.argument("application_name")
+@click.argument("token")
+@_INSECURE_HTTP
+@pass_settings
+def introspect_command(settings: Settings, /, application_name: str, token: str, allow_insecure_http: bool) -> None:
+    """Ask the server about TOKEN (RFC 7662) as the client; prints the answer as JSON. TOKEN - reads stdin."""
+    from .agent import AgentClient
+
+    value = _token_argument(token)
+    _emit_json(AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http)
+               .introspect(value))  # fmt: skip
+
+
+@cli.command("revoke")
+@click.argument("application_name")
+@click.argument("token")
+@_INSECURE_HTTP
+@pass_settings
+def revoke_command(settings: Settings, /, application_name: str, token: str, allow_insecure_http: bool) -> None:
+    """Revoke TOKEN at the server (RFC 7009) and drop it from the store's cache. TOKEN - reads stdin."""
+    from .agent import AgentClient
+
+    value = _token_argument(token)
+    AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http).revoke(value)
+    click.echo("revoked")
 
 
 # --- export / import ------------------------------------------------------------------------------------------

@@ -1,23 +1,29 @@
 """Export and import of a store as one JSON document, for scripted migrations between databases.
 
 The document names everything by its natural key (configuration names, issuers, application names), never by
-database IDs, so it moves between SQLite and PostgreSQL unchanged. Secrets are left out unless asked for.
+database IDs, so it moves between SQLite and PostgreSQL unchanged. Secrets are left out unless asked for; a
+client's key pairs (`keys`) are secrets too (each holds its private JWK), so they travel only with the secrets. The
+public JWKS a client publishes is in its metadata (`jwks`) either way.
 Importing validates the whole document before anything is written and reports every problem at once; the caller's
 transaction makes it all-or-nothing.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from . import jwk
 from .errors import OAuth2StoreError, Problem, ValidationError
 from .models import (
     Client,
+    ClientKey,
     Endpoint,
     ServerDefinition,
     SSLConfiguration,
@@ -51,7 +57,23 @@ def client_document(client: Client, *, include_secrets: bool = False) -> dict[st
     if client.redirection_endpoint is not None:
         document["redirection_endpoint"] = client.redirection_endpoint.url
     document["metadata"] = properties(client.client_metadata, include_secrets=include_secrets)
+    if include_secrets and client.keys:
+        document["keys"] = [key_document(k) for k in sorted(client.keys, key=ClientKey._order)]
     return document
+
+
+def key_document(key: ClientKey) -> dict[str, Any]:
+    """One key pair of a client, private JWK included (so only in documents with secrets)."""
+    return {
+        "kid": key.kid,
+        "use": key.use,
+        "alg": key.alg,
+        "private_jwk": json.loads(key.private_jwk),
+        "public_jwk": dict(key.public_jwk),
+        "created": key.created.isoformat(),
+        "active_from": key.active_from.isoformat(),
+        "retention": key.retention,
+    }
 
 
 def server_document(server: ServerDefinition, *, include_secrets: bool = False) -> dict[str, Any]:
@@ -200,6 +222,7 @@ def import_document(
             metadata = values.pop("metadata", {})
             issuer = values.pop("server", None)
             redirect = values.pop("redirection_endpoint", None)
+            keys = values.pop("keys", None)
             if not isinstance(name, str) or not name:
                 collector.add(path, [Problem("application_name", "is required", 5659)])
                 continue
@@ -222,6 +245,8 @@ def import_document(
                 changed = _assign(client.client_metadata, metadata, f"{path}.metadata", collector) or changed
             else:
                 collector.add(path, [Problem("metadata", "must be an object")])
+            if keys is not None:
+                changed = _import_keys(client, keys, path, collector, touched) or changed
             session.add(client)
             record("Client", name, client, existing_client is None, changed, path)
         for path, written in touched:
@@ -243,3 +268,74 @@ def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:
     except OAuth2StoreError:
         collector.add(path, [Problem("redirection_endpoint", "must be an absolute http(s) URL without query")])
         return None
+
+
+def _import_keys(
+    client: Client, keys: object, path: str, collector: _Collector, touched: list[tuple[str, Validated]]
+) -> bool:
+    """Add the document's key pairs the client lacks (matched by kid) and correct those that differ; True if any
+    changed. A key whose private and public JWKs or kid do not belong together is a problem, never stored."""
+    if not isinstance(keys, list):
+        collector.add(path, [Problem("keys", "must be a list")])
+        return False
+    changed = False
+    for index, item in enumerate(keys):
+        where = f"{path}.keys[{index}]"
+        values = _key_values(item, where, collector)
+        if values is None:
+            continue
+        key = next((k for k in client.keys if k.kid == values["kid"]), None)
+        if key is None:
+            key = ClientKey(application_name=client.application_name, **values)
+            client.keys.append(key)
+            changed = True
+        else:
+            for name, value in values.items():
+                current = json.loads(key.private_jwk) if name == "private_jwk" else getattr(key, name)
+                if current != (json.loads(value) if name == "private_jwk" else value):
+                    setattr(key, name, value)
+                    changed = True
+        touched.append((where, key))
+    return changed
+
+
+def _key_values(item: object, where: str, collector: _Collector) -> dict[str, Any] | None:
+    """The ClientKey values of one key in a document, or None (with the problems collected)."""
+    if not isinstance(item, dict):
+        collector.add("", [Problem(where, "must be an object")])
+        return None
+    problems: list[Problem] = []
+    unknown = sorted(set(item) - {"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from",
+                                  "retention"})  # fmt: skip
+    problems += [Problem(name, "is not a property of ClientKey") for name in unknown]
+    times: dict[str, datetime] = {}
+    for name in ("created", "active_from"):
+        try:
+            times[name] = datetime.fromisoformat(item[name])
+            if times[name].tzinfo is None:
+                raise ValueError
+        except (KeyError, TypeError, ValueError):
+            problems.append(Problem(name, "must be an ISO 8601 time with a UTC offset"))
+    private, public = item.get("private_jwk"), item.get("public_jwk")
+    if not isinstance(private, dict) or not isinstance(public, dict):
+        problems.append(Problem("private_jwk", "the private and public JWKs must both be objects"))
+    else:
+        try:
+            derived = jwk.public_jwk(jwk.load_private_jwk(private).public_key())
+            matches = all(public.get(m) == v for m, v in derived.items()) and jwk.thumbprint(derived) == item.get("kid")
+        except (ValueError, KeyError):
+            matches = False
+        if not matches:
+            problems.append(Problem("private_jwk", "the private JWK, public JWK and kid do not belong together"))
+    collector.add(where, problems)
+    if problems:
+        return None
+    return {
+        "kid": item["kid"],
+        "use": item.get("use"),
+        "alg": item.get("alg"),
+        "private_jwk": json.dumps(private, separators=(",", ":")),
+        "public_jwk": public,
+        "retention": item.get("retention"),
+        **times,
+    }

@@ -193,16 +193,21 @@ class Store:
         cipher = self._load_key()
         if cipher is None:
             raise secrets.missing_key()
-        with self.engine.begin() as connection:
-            verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
-            if verifier is None:
-                try:
-                    with connection.begin_nested():
-                        connection.execute(
-                            key_check.insert().values(ID=1, Verifier=cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
-                        )
-                except IntegrityError:  # another process stored its check first
-                    verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+        verifier = self._stored_verifier()
+        if verifier is None:
+            # A write transaction from its first statement: on SQLite a read transaction that later writes fails
+            # at once ("database is locked") when another process wrote in between, as processes opening a new
+            # database together do; BEGIN IMMEDIATE waits for the write lock instead.
+            with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
+                verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+                if verifier is None:
+                    try:
+                        with connection.begin_nested():
+                            connection.execute(
+                                key_check.insert().values(ID=1, Verifier=cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
+                            )
+                    except IntegrityError:  # another process stored its check first (PostgreSQL)
+                        verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
         if verifier is not None:
             secrets.verify(cipher, verifier)
         self._key_checked = True

@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fault_server import FaultServer, Reply, fault_server
+from oidc_provider import OidcProvider
+from test_tls_configurations import make_pem_pair
 
-from oauth2store import Store
-from oauth2store.cli import EXIT_CONFLICT, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_SCHEMA, EXIT_USAGE, main
+from oauth2store import Client, SSLConfiguration, Store, X509Credentials, generate_key, signing_key
+from oauth2store.cli import (
+    EXIT_CONFLICT,
+    EXIT_INVALID,
+    EXIT_KEY,
+    EXIT_NOT_FOUND,
+    EXIT_SCHEMA,
+    EXIT_SERVER,
+    EXIT_USAGE,
+    main,
+)
 from oauth2store.migrations import head_revision
+from oauth2store.secrets import KEY_VARIABLE
 
 
 class Shell:
@@ -160,7 +176,7 @@ def test_create_from_json(shell: Shell, tmp_path: Path) -> None:
 def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
-    for command in ("client", "db", "export", "import", "server"):
+    for command in ("client", "db", "export", "import", "server", "keys", "token", "introspect", "revoke"):
         assert command in out
     assert main(["client", "list", "--help"]) == 0
     assert "ListForServer" in capsys.readouterr().out
@@ -169,3 +185,263 @@ def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 def test_store_is_untouched_by_a_usage_error(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--db", store.url.render_as_string(hide_password=False), "client", "create", "x"]) == EXIT_USAGE
     assert "--type and --server are required" in capsys.readouterr().err
+
+
+# --- keys, discovery and tokens against the real oidc-provider -----------------------------------------------
+
+SECRET = "cli-client-secret-0123456789"
+
+
+@pytest.fixture(scope="module")
+def jwks_host() -> Iterator[FaultServer]:
+    """Serves the JWKS of the private_key_jwt client at /jwks, as its application would."""
+    with fault_server() as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def op(jwks_host: FaultServer) -> Iterator[OidcProvider]:
+    clients = [
+        {"client_id": "cli-svc", "client_secret": SECRET},
+        {"client_id": "cli-pkjwt", "token_endpoint_auth_method": "private_key_jwt",
+         "jwks_uri": f"{jwks_host.url}/jwks"},
+    ]  # fmt: skip
+    with OidcProvider(clients=clients) as provider:
+        yield provider
+
+
+@pytest.fixture
+def agent_shell(shell: Shell, op: OidcProvider) -> Shell:
+    """The store with the provider discovered and a client_secret_basic client `svc-op` defined for it."""
+    assert "discovered" in shell("server", "discover", op.issuer)
+    shell("client", "create", "svc-op", "--type", "confidential", "--server", op.issuer, "--client-id", "cli-svc",
+          "--client-secret", SECRET, "--grant-type", "client_credentials")  # fmt: skip
+    return shell
+
+
+def test_server_discover(shell: Shell, op: OidcProvider) -> None:
+    shown = json.loads(shell("server", "discover", op.issuer, "--json"))
+    assert shown["is_discovery"] is True
+    assert shown["metadata"]["token_endpoint"] == op.token_endpoint
+    assert shown["metadata"]["introspection_endpoint"].startswith(op.issuer)
+    listed = json.loads(shell("server", "list", "--json"))
+    assert [s["issuer_endpoint"] for s in listed] == ["https://as.example.com", op.issuer]
+    # Discovering again updates the same definition.
+    assert json.loads(shell("server", "discover", op.issuer, "--json"))["id"] == shown["id"]
+    assert "not found" in shell("server", "discover", op.issuer + "/x", "--ssl-configuration", "nope",
+                                expect=EXIT_NOT_FOUND)  # fmt: skip
+
+
+def test_discover_refusals(shell: Shell, op: OidcProvider) -> None:
+    assert "must use https" in shell("server", "discover", "http://login.example.com", expect=EXIT_INVALID)
+    assert "names issuer" in shell("server", "discover", op.issuer + "/", expect=EXIT_SERVER)
+    assert len(json.loads(shell("server", "list", "--json"))) == 1  # nothing was stored
+
+
+def test_transport_errors_exit_with_the_server_code(shell: Shell) -> None:
+    with fault_server() as faulty:
+        faulty.reply("/.well-known/openid-configuration", Reply(200, b"<html>maintenance</html>"))
+        assert "not JSON" in shell("server", "discover", faulty.url, expect=EXIT_SERVER)
+        faulty.reply("/.well-known/openid-configuration", Reply(503, b"busy"))
+        faulty.reply("/.well-known/oauth-authorization-server", Reply(503, b"busy"))
+        assert "HTTP 503 after 3 attempts" in shell("server", "discover", faulty.url, expect=EXIT_SERVER)
+        shell("server", "create", faulty.url, "--token-endpoint", f"{faulty.url}/token", "--grant-type",
+              "client_credentials")  # fmt: skip
+        faulty.reply("/token", Reply(503, b"busy"))
+        shell("client", "set", "svc", "--server", faulty.url)
+        error = shell("token", "svc", expect=EXIT_SERVER)
+        assert f"{faulty.url}/token: HTTP 503 after 3 attempts" in error
+        assert "sekret-value" not in error
+    closed = faulty.url  # the server is gone: connection refused
+    assert closed in shell("token", "svc", expect=EXIT_SERVER)
+
+
+def test_token_introspect_revoke(agent_shell: Shell, op: OidcProvider, monkeypatch: pytest.MonkeyPatch) -> None:
+    op.reset_stats()
+    token = agent_shell("token", "svc-op").strip()
+    assert token and "\n" not in token
+    assert agent_shell("token", "svc-op").strip() == token  # the store's cache: one request for both
+    assert op.stats()["token_requests"] == {"cli-svc": 1}
+    claims = json.loads(agent_shell("introspect", "svc-op", token))
+    assert claims["active"] is True and claims["client_id"] == "cli-svc"
+    monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
+    assert agent_shell("revoke", "svc-op", "-").strip() == "revoked"
+    assert json.loads(agent_shell("introspect", "svc-op", token))["active"] is False
+    fresh = agent_shell("token", "svc-op").strip()
+    assert fresh != token  # the revoked token left the cache
+
+
+def test_token_for_a_resource_as_json(agent_shell: Shell) -> None:
+    got = json.loads(agent_shell("token", "svc-op", "--resource", "urn:test:api", "--json"))
+    assert got["token_type"].lower() == "bearer"
+    assert got["access_token"].count(".") == 2  # a JWT for the resource
+    assert datetime.fromisoformat(got["expires_at"]) > datetime.now(UTC)
+
+
+def test_token_error_classes(agent_shell: Shell, op: OidcProvider) -> None:
+    agent_shell("client", "set", "svc-op", "--client-secret", "wrong-secret")
+    error = agent_shell("token", "svc-op", expect=EXIT_SERVER)
+    assert "invalid_client" in error and "wrong-secret" not in error
+    agent_shell("client", "set", "svc-op", "--disabled")
+    assert "disabled" in agent_shell("token", "svc-op", expect=EXIT_INVALID)
+    assert "not found" in agent_shell("token", "ghost", expect=EXIT_NOT_FOUND)
+    assert "not found" in agent_shell("revoke", "ghost", "t", expect=EXIT_NOT_FOUND)
+    assert "no introspection_endpoint" in agent_shell("introspect", "svc", "t", expect=EXIT_SERVER)
+    assert "TOKEN" in agent_shell("introspect", "svc-op", "", expect=EXIT_USAGE)
+
+
+def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_host: FaultServer) -> None:
+    agent_shell("client", "create", "pk", "--type", "confidential", "--server", op.issuer, "--client-id",
+                "cli-pkjwt", "--auth-method", "private_key_jwt", "--grant-type", "client_credentials")  # fmt: skip
+    assert "call RotateKeys() first" in agent_shell("token", "pk", expect=EXIT_KEY)
+    first = agent_shell("keys", "rotate", "pk").splitlines()
+    assert first[0].split() == ["KID", "USE", "ALG", "STATE", "ACTIVE", "FROM", "NEW"]
+    assert len(first) == 2 and first[1].split()[1:4] == ["sig", "RS256", "active"] and first[1].endswith("*")
+    second = json.loads(agent_shell("keys", "rotate", "pk", "--json"))
+    assert [(k["state"], k["new"]) for k in second] == [("active", False), ("published", True)]
+    jwks = json.loads(agent_shell("keys", "show", "pk"))
+    assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in second]
+    assert all("d" not in k for k in jwks["keys"])  # public only
+    jwks_host.reply("/jwks", Reply(200, json.dumps(jwks).encode(), {"Content-Type": "application/json"}))
+    op.restart()  # forget a JWKS fetched by an earlier run of this test (the other database)
+    assert agent_shell("token", "pk").strip()  # signed with the active key, verified by the provider
+    assert "retention" in agent_shell("keys", "rotate", "pk", "--retention", "1", expect=EXIT_INVALID)
+    agent_shell("client", "set", "pk", "--metadata", "token_endpoint_auth_signing_alg=HS256")
+    assert "HS* algorithms sign with the client secret" in agent_shell("keys", "rotate", "pk", expect=EXIT_KEY)
+    assert "not found" in agent_shell("keys", "show", "ghost", expect=EXIT_NOT_FOUND)
+
+
+# --- rekey -----------------------------------------------------------------------------------------------------
+
+
+def test_rekey_from_a_file_and_from_stdin(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    new_key = generate_key()
+    key_file = tmp_path / "new.key"
+    key_file.write_text(new_key + "\n")
+    out = shell("db", "rekey", "--new-key-file", str(key_file))
+    assert "re-encrypted every stored secret" in out and f"set ${KEY_VARIABLE}" in out and new_key not in out
+    assert "wrong oauth2store key" in shell("client", "show", "svc", expect=EXIT_KEY)
+    monkeypatch.setenv(KEY_VARIABLE, new_key)
+    assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+    third = generate_key()
+    monkeypatch.setattr("sys.stdin", io.StringIO(third + "\n"))
+    shell("db", "rekey", "--new-key-file", "-")
+    monkeypatch.setenv(KEY_VARIABLE, third)
+    assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+
+
+def test_rekey_refusals(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "exactly one of" in shell("db", "rekey", expect=EXIT_USAGE)
+    assert "--save-key FILE" in shell("db", "rekey", "--generate", expect=EXIT_USAGE)
+    bad = tmp_path / "bad.key"
+    bad.write_text("not-a-fernet-key\n")
+    assert "key" in shell("db", "rekey", "--new-key-file", str(bad), expect=EXIT_KEY)
+    bad.write_text("\n")
+    assert "empty" in shell("db", "rekey", "--new-key-file", str(bad), expect=EXIT_KEY)
+    existing = tmp_path / "existing.key"
+    existing.write_text("keep me\n")
+    assert "never overwritten" in shell("db", "rekey", "--generate", "--save-key", str(existing), expect=EXIT_USAGE)
+    assert existing.read_text() == "keep me\n"
+    assert "No such option" in shell("db", "rekey", "--key", generate_key(), expect=EXIT_USAGE)
+    monkeypatch.setenv(KEY_VARIABLE, generate_key())  # not this database's key: the rekey is refused
+    saved = tmp_path / "generated.key"
+    assert "wrong oauth2store key" in shell("db", "rekey", "--generate", "--save-key", str(saved), expect=EXIT_KEY)
+    assert not saved.exists()  # a key the database does not use is not left behind
+    monkeypatch.undo()
+    # Nothing changed: the old key still reads the secrets.
+    assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+
+
+def test_rekey_generate_with_env_key_saves_it(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    saved = tmp_path / "generated.key"
+    out = shell("db", "rekey", "--generate", "--save-key", str(saved))
+    new_key = saved.read_text().strip()
+    assert str(saved) in out and new_key not in out
+    assert saved.stat().st_mode & 0o777 == 0o600
+    monkeypatch.setenv(KEY_VARIABLE, new_key)
+    assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+
+
+def test_rekey_generate_with_a_key_file(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.delenv(KEY_VARIABLE)
+    database = tmp_path / "s.db"
+    run = Shell(f"sqlite:///{database}", capsys)
+    run("db", "upgrade")
+    run("server", "create", "https://as.example.com", "--token-endpoint", "https://as.example.com/token",
+        "--grant-type", "client_credentials")  # fmt: skip
+    run("client", "create", "svc", "--type", "resource", "--server", "1", "--client-id", "svc", "--client-secret",
+        "sekret-value")  # fmt: skip
+    key_file = tmp_path / "s.db.key"
+    old = key_file.read_text()
+    out = run("db", "rekey", "--generate")
+    assert f"now in {key_file}" in out and KEY_VARIABLE not in out
+    assert key_file.read_text() != old and key_file.read_text().strip() not in out
+    assert json.loads(run("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+
+
+# --- export/import with keys and encrypted columns ----------------------------------------------------------
+
+
+def test_round_trip_carries_keys_credentials_and_tls(
+    shell: Shell, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
+) -> None:
+    certificate, key = make_pem_pair("pw")
+    with Store(store_url) as source, source.session() as db:
+        db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key, private_key_password="pw"))
+        db.add(SSLConfiguration(name="mtls", certificate_authorities=certificate, certificate=certificate,
+                                private_key=key, private_key_password="pw"))  # fmt: skip
+    shell("client", "set", "svc", "--ssl-configuration", "mtls")
+    shell("keys", "rotate", "svc")
+    shell("keys", "rotate", "svc")
+    exported = tmp_path / "store.json"
+    shell("export", "--include-secrets", "-o", str(exported))
+    document = json.loads(exported.read_text())
+    keys = document["clients"][0]["keys"]
+    assert [k["kid"] for k in keys] == [k["kid"] for k in document["clients"][0]["metadata"]["jwks"]["keys"]]
+    assert all("d" in k["private_jwk"] for k in keys)
+    assert document["x509_credentials"][0]["private_key"] == key
+    without = json.loads(shell("export"))
+    assert "keys" not in without["clients"][0] and "private_key" not in without["x509_credentials"][0]
+    assert len(without["clients"][0]["metadata"]["jwks"]["keys"]) == 2  # the public JWKS stays
+    target = Shell(empty_postgres_url, capsys)
+    target("db", "upgrade")
+    assert "4 created" in target("import", str(exported))
+    again = tmp_path / "again.json"
+    target("export", "--include-secrets", "-o", str(again))
+    assert json.loads(again.read_text()) == document
+    assert "0 created, 0 updated, 5 unchanged" in target("import", str(exported))
+    # The imported key signs for real: the target's signing key is the source's active key.
+    with Store(empty_postgres_url) as imported, imported.session() as db:
+        client = Client.Open(db, "svc")
+        assert client is not None
+        assert signing_key(client).kid == keys[0]["kid"]
+
+
+def test_import_refuses_keys_that_do_not_belong_together(shell: Shell, tmp_path: Path) -> None:
+    shell("keys", "rotate", "svc")
+    document = json.loads(shell("export", "--include-secrets"))
+    key = document["clients"][0]["keys"][0]
+    key["kid"] = "another-kid"
+    key["created"] = "yesterday"
+    document["clients"][0]["keys"].append("not an object")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    error = shell("import", str(path), expect=EXIT_INVALID)
+    for expected in (
+        "clients[0].keys[0].private_jwk: the private JWK, public JWK and kid do not belong together",
+        "clients[0].keys[0].created: must be an ISO 8601 time",
+        "clients[0].keys[1]: must be an object",
+    ):
+        assert expected in error  # fmt: skip
+    assert len(json.loads(shell("keys", "show", "svc"))["keys"]) == 1
+
+
+def test_keys_of_a_client_with_x509_credentials(shell: Shell, store_url: str) -> None:
+    certificate, key = make_pem_pair()
+    with Store(store_url) as store, store.session() as db:
+        db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key))
+    shell("client", "set", "svc", "--client-credentials", "svc-cert")
+    assert "signs with the key of its X.509 credentials 'svc-cert': nothing to rotate" in shell("keys", "rotate", "svc")
+    (published,) = json.loads(shell("keys", "show", "svc"))["keys"]
+    assert published["kty"] == "EC" and len(published["x5c"]) == 1 and "d" not in published

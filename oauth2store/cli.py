@@ -14,7 +14,8 @@ Exit codes (`_EXIT_CODES` maps the exceptions; keep the two in step):
     5  conflict: DuplicateError, InUseError
     6  schema not at this version's revision: SchemaVersionError (run `oauth2store db upgrade`)
     7  the authorization server or the network failed: TransportError, ProtocolError (and DiscoveryError),
-       OAuthServerError; retrying later, or fixing the server, may help, fixing the command will not
+       OAuthServerError (and RegistrationError), JWKSError (the server's JWKS is unusable); retrying later, or
+       fixing the server, may help, fixing the command will not
     8  keys: SecretKeyError (the store's encryption key is missing or wrong: configure it) and KeyMaterialError
        (a client has no usable key pair: rotate its keys, or fix its signing algorithm)
 
@@ -42,6 +43,7 @@ from .errors import (
     DuplicateError,
     InsecureEndpointError,
     InUseError,
+    JWKSError,
     KeyMaterialError,
     NotFoundError,
     OAuth2StoreError,
@@ -70,6 +72,7 @@ _EXIT_CODES: list[tuple[type[OAuth2StoreError], int]] = [
     (TransportError, EXIT_SERVER),
     (ProtocolError, EXIT_SERVER),
     (OAuthServerError, EXIT_SERVER),
+    (JWKSError, EXIT_SERVER),
     (SecretKeyError, EXIT_KEY),
     (KeyMaterialError, EXIT_KEY),
 ]
@@ -691,6 +694,58 @@ def revoke_command(settings: Settings, /, application_name: str, token: str, all
     value = _token_argument(token)
     AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http).revoke(value)
     click.echo("revoked")
+
+
+@cli.group()
+def jwks() -> None:
+    """The authorization server's public JWKS, cached on its definition (IRIS RefreshJWKS)."""
+
+
+@jwks.command("refresh")
+@click.argument("application_name")
+@click.option("--force", is_flag=True, help="Fetch even if the cached JWKS has not expired.")
+@_INSECURE_HTTP
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@pass_settings
+def jwks_refresh(settings: Settings, /, application_name: str, force: bool, allow_insecure_http: bool,
+                 as_json: bool) -> None:  # fmt: skip
+    """Fetch the server's JWKS for the client if it expired (or --force); show its keys and whether they changed."""
+    with settings.store.session(write=True) as db:
+        found = _open_client(db, application_name)
+        changed = found.RefreshJWKS(force, True, allow_insecure_http=allow_insecure_http)
+        server = found.server_definition
+        listed = [{"kid": k.get("kid"), "kty": k.get("kty"), "alg": k.get("alg")}
+                 for k in (server.public_jwks or {}).get("keys", [])]  # fmt: skip
+        expires = server.public_jwks_expires
+    if as_json:
+        _emit_json({"changed": changed, "expires": expires, "keys": listed})
+        return
+    click.echo(f"JWKS {'changed' if changed else 'unchanged'}; cached until {_expiry_text(expires)}")
+    _table(["KID", "KTY", "ALG"], [(k["kid"], k["kty"], k["alg"]) for k in listed])
+
+
+def _expiry_text(expires: int | None) -> str:
+    """IRIS's expiry convention in words: -1 never, 0 not cacheable, else an epoch time."""
+    if expires is None or expires == 0:
+        return "the next use (not cacheable)"
+    if expires == -1:
+        return "further notice (never expires)"
+    return datetime.fromtimestamp(expires, UTC).isoformat(timespec="seconds")
+
+
+@cli.command("register")
+@click.argument("application_name")
+@_INSECURE_HTTP
+@click.option("--json", "as_json", is_flag=True, help="The server's answer (without secrets) as JSON.")
+@pass_settings
+def register_command(settings: Settings, /, application_name: str, allow_insecure_http: bool, as_json: bool) -> None:
+    """Register the client with its server (RFC 7591; IRIS RegisterClient) and store the credentials it issues."""
+    with settings.store.session(write=True) as db:
+        answer = _open_client(db, application_name).register(allow_insecure_http=allow_insecure_http)
+    if as_json:
+        _emit_json(answer)
+    else:
+        click.echo(f"registered client {application_name}: client_id {answer.get('client_id')}")
 
 
 # --- export / import ------------------------------------------------------------------------------------------

@@ -101,6 +101,23 @@ class LocalServer:
         self.httpd.server_close()
 
 
+class RoutedServer(LocalServer):
+    """A local server that answers by path (404 elsewhere); `reply` changes an answer while it runs."""
+
+    def __init__(self) -> None:
+        self.replies: dict[str, Reply] = {}
+        super().__init__(lambda request: self.replies.get(request.path.split("?")[0], Reply(404, b"{}")))
+
+    def reply(self, path: str, reply: Reply) -> str:
+        """Answer `path` with `reply` from now on; returns its URL."""
+        self.replies[path] = reply
+        return self.url + path
+
+    def __enter__(self) -> RoutedServer:
+        super().__enter__()
+        return self
+
+
 @contextmanager
 def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
     with LocalServer(handler, tls) as server:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from fault_server import FaultServer, Reply, fault_server
+from local_servers import Reply, RoutedServer
 from oidc_provider import OidcProvider
 from test_tls_configurations import make_pem_pair
 
@@ -193,14 +193,14 @@ SECRET = "cli-client-secret-0123456789"
 
 
 @pytest.fixture(scope="module")
-def jwks_host() -> Iterator[FaultServer]:
+def jwks_host() -> Iterator[RoutedServer]:
     """Serves the JWKS of the private_key_jwt client at /jwks, as its application would."""
-    with fault_server() as served:
+    with RoutedServer() as served:
         yield served
 
 
 @pytest.fixture(scope="module")
-def op(jwks_host: FaultServer) -> Iterator[OidcProvider]:
+def op(jwks_host: RoutedServer) -> Iterator[OidcProvider]:
     clients = [
         {"client_id": "cli-svc", "client_secret": SECRET},
         {"client_id": "cli-pkjwt", "token_endpoint_auth_method": "private_key_jwt",
@@ -239,7 +239,7 @@ def test_discover_refusals(shell: Shell, op: OidcProvider) -> None:
 
 
 def test_transport_errors_exit_with_the_server_code(shell: Shell) -> None:
-    with fault_server() as faulty:
+    with RoutedServer() as faulty:
         faulty.reply("/.well-known/openid-configuration", Reply(200, b"<html>maintenance</html>"))
         assert "not JSON" in shell("server", "discover", faulty.url, expect=EXIT_SERVER)
         faulty.reply("/.well-known/openid-configuration", Reply(503, b"busy"))
@@ -290,7 +290,7 @@ def test_token_error_classes(agent_shell: Shell, op: OidcProvider) -> None:
     assert "TOKEN" in agent_shell("introspect", "svc-op", "", expect=EXIT_USAGE)
 
 
-def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_host: FaultServer) -> None:
+def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_host: RoutedServer) -> None:
     agent_shell("client", "create", "pk", "--type", "confidential", "--server", op.issuer, "--client-id",
                 "cli-pkjwt", "--auth-method", "private_key_jwt", "--grant-type", "client_credentials")  # fmt: skip
     assert "call RotateKeys() first" in agent_shell("token", "pk", expect=EXIT_KEY)
@@ -445,3 +445,34 @@ def test_keys_of_a_client_with_x509_credentials(shell: Shell, store_url: str) ->
     assert "signs with the key of its X.509 credentials 'svc-cert': nothing to rotate" in shell("keys", "rotate", "svc")
     (published,) = json.loads(shell("keys", "show", "svc"))["keys"]
     assert published["kty"] == "EC" and len(published["x5c"]) == 1 and "d" not in published
+
+
+def test_jwks_refresh(agent_shell: Shell, op: OidcProvider) -> None:
+    shown = json.loads(agent_shell("jwks", "refresh", "svc-op", "--json"))
+    assert shown["changed"] is False  # discovery stored the JWKS already
+    assert {k["kid"] for k in shown["keys"]} == {k["kid"] for k in op.jwks["keys"]}
+    forced = agent_shell("jwks", "refresh", "svc-op", "--force")
+    assert forced.startswith("JWKS unchanged; cached until ")
+    assert "not found" in agent_shell("jwks", "refresh", "ghost", expect=EXIT_NOT_FOUND)
+
+
+def test_jwks_refresh_from_a_broken_server_exits_with_the_server_code(shell: Shell) -> None:
+    with RoutedServer() as broken:
+        broken.reply("/jwks", Reply(200, b"<html>maintenance</html>", {"Content-Type": "text/html"}))
+        shell("server", "create", broken.url, "--token-endpoint", f"{broken.url}/token", "--jwks-uri",
+              f"{broken.url}/jwks", "--grant-type", "client_credentials")  # fmt: skip
+        shell("client", "create", "broken", "--type", "resource", "--server", broken.url, "--client-id", "b",
+              "--client-secret", "s")  # fmt: skip
+        assert "content type 'text/html'" in shell("jwks", "refresh", "broken", expect=EXIT_SERVER)
+
+
+def test_register_then_get_a_token(shell: Shell, op: OidcProvider) -> None:
+    shell("server", "discover", op.issuer)
+    shell("client", "create", "reg", "--type", "confidential", "--server", op.issuer, "--grant-type",
+          "client_credentials")  # fmt: skip
+    registered = shell("register", "reg")
+    assert registered.startswith("registered client reg: client_id ")
+    shown = json.loads(shell("client", "show", "reg", "--json"))
+    assert shown["client_id"] == registered.split()[-1] and shown["client_secret"] == "********"
+    assert shell("token", "reg").count(".") in (0, 2)  # an opaque or JWT token, printed alone
+    assert "client_id" in shell("register", "reg", expect=EXIT_INVALID)

@@ -151,10 +151,11 @@ def validate_jwt(
     server = client.server_definition
     accepted = set(algorithms) if algorithms is not None else {_metadata_algorithm(client, token_type)}
     keys = _current_keys(server, refresh, moment)
-    kid = unverified_header(token).get("kid")
+    header = unverified_header(token)
+    kid = header.get("kid")
     if isinstance(kid, str) and kid not in keys and server.server_metadata.jwks_uri:
         keys = _keys_for_unknown_kid(server, kid, refresh, moment) or keys
-    claims = verify_signature(token, keys, accepted)
+    claims = verify_signature(token, keys, accepted, header)
     check_claims(claims, issuer=server.issuer_endpoint, audience=audience, now=moment, leeway=leeway)
     return claims
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import ClassVar
 from urllib.parse import urlsplit, urlunsplit
 
 
@@ -196,6 +197,9 @@ class DiscoveryError(ProtocolError):
 class OAuthServerError(OAuth2StoreError):
     """The server answered with an RFC 6749 §5.2 error (e.g. invalid_client); never retried."""
 
+    #: How the message says what the server did with the request.
+    outcome: ClassVar[str] = "answered"
+
     def __init__(
         self,
         url: str,
@@ -210,7 +214,7 @@ class OAuthServerError(OAuth2StoreError):
         self.error_uri = error_uri
         self.status_code = status_code
         detail = f": {error_description}" if error_description else ""
-        super().__init__(f"{self.url} (HTTP {status_code}) answered {error}{detail}")
+        super().__init__(f"{self.url} (HTTP {status_code}) {self.outcome} {error}{detail}")
 
 
 class RegistrationError(OAuthServerError):
@@ -218,14 +222,4 @@ class RegistrationError(OAuthServerError):
     `invalid_client_metadata`, `invalid_software_statement`, `unapproved_software_statement`) or an RFC 7592 /
     RFC 6750 answer (`invalid_token` for a wrong initial or registration access token). Nothing was stored."""
 
-    def __init__(
-        self,
-        url: str,
-        error: str,
-        error_description: str | None = None,
-        error_uri: str | None = None,
-        status_code: int | None = None,
-    ) -> None:
-        super().__init__(url, error, error_description, error_uri, status_code)
-        detail = f": {error_description}" if error_description else ""
-        self.args = (f"{self.url} (HTTP {status_code}) refused the registration request: {error}{detail}",)
+    outcome = "refused the registration request:"

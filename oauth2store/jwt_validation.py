@@ -14,7 +14,6 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .claims import check_claims
 from .errors import JWKSError, JWTValidationError, OAuth2StoreError
 from .jwks_cache import is_expired
+from .lru import LRUCache
 from .signatures import KeySet, unverified_header, verify_signature
 
 if TYPE_CHECKING:
@@ -42,8 +42,7 @@ class _KeySets:
     """Parsed key sets by content digest, with an identity shortcut for the JWKS object seen last per issuer."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._by_digest: OrderedDict[str, KeySet] = OrderedDict()
+        self._by_digest: LRUCache[str, KeySet] = LRUCache(_KEY_SET_CACHE_SIZE)
         self._last: dict[str, tuple[dict[str, Any], KeySet]] = {}
 
     def get(self, issuer: str, jwks: dict[str, Any]) -> KeySet:
@@ -51,17 +50,16 @@ class _KeySets:
         if last is not None and last[0] is jwks:  # the entry holds the dict, so its identity cannot be reused
             return last[1]
         digest = hashlib.sha256(json.dumps(jwks, sort_keys=True).encode()).hexdigest()
-        with self._lock:
-            key_set = self._by_digest.get(digest)
-            if key_set is None:
-                key_set = KeySet(jwks)
-                self._by_digest[digest] = key_set
-                while len(self._by_digest) > _KEY_SET_CACHE_SIZE:
-                    self._by_digest.popitem(last=False)
-            else:
-                self._by_digest.move_to_end(digest)
-            self._last[issuer] = (jwks, key_set)
+        key_set = self._by_digest.get(digest)
+        if key_set is None:
+            key_set = KeySet(jwks)
+            self._by_digest.put(digest, key_set)
+        self._last[issuer] = (jwks, key_set)
         return key_set
+
+    def clear(self) -> None:
+        self._by_digest.clear()
+        self._last.clear()
 
 
 @dataclass
@@ -87,9 +85,7 @@ def reset_caches() -> None:
     """Forget parsed key sets and refresh cooldowns (tests, or after editing a JWKS by hand)."""
     with _refreshes_lock:
         _refreshes.clear()
-    with KEY_SETS._lock:
-        KEY_SETS._by_digest.clear()
-        KEY_SETS._last.clear()
+    KEY_SETS.clear()
 
 
 def _current_keys(server: ServerDefinition, refresh: Callable[[bool, float], bool], now: float) -> KeySet:

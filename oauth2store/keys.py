@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from . import jwk
 from .errors import KeyMaterialError
+from .lru import LRUCache
 from .models.client import Client
 from .models.client_key import active_key
 from .pem import load_certificates, load_private_key
@@ -37,34 +36,8 @@ class SigningKey:
     x5c: tuple[str, ...] | None = None
 
 
-class _ParsedKeys:
-    """A bounded, thread-safe LRU of parsed keys, by digest of their material."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._entries: OrderedDict[bytes, tuple[jwk.PrivateKey, str, tuple[str, ...] | None]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, digest: bytes) -> tuple[jwk.PrivateKey, str, tuple[str, ...] | None] | None:
-        with self._lock:
-            entry = self._entries.get(digest)
-            if entry is not None:
-                self._entries.move_to_end(digest)
-            return entry
-
-    def put(self, digest: bytes, entry: tuple[jwk.PrivateKey, str, tuple[str, ...] | None]) -> None:
-        with self._lock:
-            self._entries[digest] = entry
-            self._entries.move_to_end(digest)
-            while len(self._entries) > self._size:
-                self._entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-
-
-_parsed = _ParsedKeys(CACHE_SIZE)
+#: Parsed private keys by a digest of their material: (key, kid, x5c).
+_parsed: LRUCache[bytes, tuple[jwk.PrivateKey, str, tuple[str, ...] | None]] = LRUCache(CACHE_SIZE)
 
 
 def clear_cache() -> None:

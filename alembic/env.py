@@ -12,7 +12,7 @@ import os
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from oauth2store.migrations import VERSION_TABLE
+from oauth2store._migrations import VERSION_TABLE
 from oauth2store.models import Base
 
 config = context.config

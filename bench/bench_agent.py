@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from oidc_provider import OidcProvider  # noqa: E402
 
 from oauth2store import AgentClient, Client, ServerDefinition, Skew, Store, generate_key  # noqa: E402
-from oauth2store.token_cache import process_cache  # noqa: E402
+from oauth2store._token_cache import process_cache  # noqa: E402
 
 SECRET = "bench-secret"
 

@@ -21,8 +21,8 @@ from jose import jwk, jws, jwt
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, ServerDefinition, Store, generate_key
-from oauth2store.claims import check_claims
-from oauth2store.signatures import KeySet, verify_signature
+from oauth2store._claims import check_claims
+from oauth2store._signatures import KeySet, verify_signature
 
 ISSUER = "https://as.example.com"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from oauth2store import Client, Endpoint, ServerDefinition, Store
-from oauth2store.documents import export_document, import_document
+from oauth2store._documents import export_document, import_document
 
 
 def fill_demo_source(store: Store) -> None:

@@ -36,9 +36,9 @@ from typing import Any, TextIO, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from . import secrets
-from .documents import ImportReport, client_document, export_document, import_document, server_document
-from .errors import (
+from . import _encryption as encryption
+from ._documents import ImportReport, client_document, export_document, import_document, server_document
+from ._errors import (
     ClientNotUsableError,
     DuplicateError,
     InsecureEndpointError,
@@ -55,9 +55,9 @@ from .errors import (
     TransportError,
     ValidationError,
 )
+from ._store import URL_VARIABLE, Store
+from ._types import ClientType, TokenEndpointAuthMethod
 from .models import Client, ClientKey, Endpoint, ServerDefinition
-from .store import URL_VARIABLE, Store
-from .types import ClientType, TokenEndpointAuthMethod
 
 EXIT_ERROR, EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SCHEMA = 1, 2, 3, 4, 5, 6
 EXIT_SERVER, EXIT_KEY = 7, 8
@@ -222,7 +222,7 @@ def db_downgrade(settings: Settings, /, revision: str) -> None:
 @pass_settings
 def db_current(settings: Settings, /) -> None:
     """Show the schema revision of the database and the one this version needs."""
-    from .migrations import head_revision
+    from ._migrations import head_revision
 
     current = settings.store.current_revision()
     click.echo(f"current: {current or 'none'}\nhead:    {head_revision()}")
@@ -232,7 +232,7 @@ def _holds_another_key(store: Store, key: str) -> bool:
     """True only when the database is known not to use `key` (a failed rekey whose commit may have happened must
     never lose the key the database now needs)."""
     try:
-        secrets.check_key(store.engine, secrets.SecretCipher(key))
+        encryption.check_key(store.engine, encryption.SecretCipher(key))
     except SecretKeyError:
         return True
     except Exception:
@@ -272,12 +272,12 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
         if save_key is None and store.key_file is None:
             raise click.UsageError(
                 f"this store's key does not come from a key file: add --save-key FILE so the new key is kept "
-                f"somewhere (then set ${secrets.KEY_VARIABLE} from it)"
+                f"somewhere (then set ${encryption.KEY_VARIABLE} from it)"
             )
-        new_key = secrets.generate_key()
+        new_key = encryption.generate_key()
         if save_key is not None:
             try:
-                secrets.write_key_file(save_key, new_key)
+                encryption.write_key_file(save_key, new_key)
             except FileExistsError:
                 raise click.BadParameter(
                     f"{save_key} exists; it is never overwritten", param_hint="--save-key"
@@ -297,7 +297,7 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
     click.echo("re-encrypted every stored secret with the new key" + (f", now in {' and '.join(where)}" if where
                else ""))  # fmt: skip
     if store.key_file is None:
-        click.echo(f"set ${secrets.KEY_VARIABLE} to the new key and restart every process that uses this database")
+        click.echo(f"set ${encryption.KEY_VARIABLE} to the new key and restart every process that uses this database")
 
 
 # --- server ---------------------------------------------------------------------------------------------------
@@ -657,7 +657,7 @@ def _token_argument(token: str) -> str:
 def token_command(settings: Settings, /, application_name: str, scopes: tuple[str, ...], resources: tuple[str, ...],
                   allow_insecure_http: bool, as_json: bool) -> None:  # fmt: skip
     """Print an access token for the client (client credentials grant; reused from the store while valid)."""
-    from .agent import AgentClient
+    from ._agent import AgentClient
 
     agent = AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http)
     got = agent.get_token(" ".join(scopes) if scopes else None, resource=list(resources) or None)
@@ -675,7 +675,7 @@ def token_command(settings: Settings, /, application_name: str, scopes: tuple[st
 @pass_settings
 def introspect_command(settings: Settings, /, application_name: str, token: str, allow_insecure_http: bool) -> None:
     """Ask the server about TOKEN (RFC 7662) as the client; prints the answer as JSON. TOKEN - reads stdin."""
-    from .agent import AgentClient
+    from ._agent import AgentClient
 
     value = _token_argument(token)
     _emit_json(AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http)
@@ -689,7 +689,7 @@ def introspect_command(settings: Settings, /, application_name: str, token: str,
 @pass_settings
 def revoke_command(settings: Settings, /, application_name: str, token: str, allow_insecure_http: bool) -> None:
     """Revoke TOKEN at the server (RFC 7009) and drop it from the store's cache. TOKEN - reads stdin."""
-    from .agent import AgentClient
+    from ._agent import AgentClient
 
     value = _token_argument(token)
     AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http).revoke(value)

@@ -215,7 +215,7 @@ class TestCA:
 
 
 def rsa_thumbprint(key: rsa.RSAPublicKey) -> str:
-    """RFC 7638 SHA-256 thumbprint of an RSA public key, computed here independently of oauth2store.keys."""
+    """RFC 7638 SHA-256 thumbprint of an RSA public key, computed here independently of oauth2store._keys."""
     import base64
     import hashlib
     import json

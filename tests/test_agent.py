@@ -29,7 +29,7 @@ from oauth2store import (
     TransportError,
     X509Credentials,
 )
-from oauth2store.token_cache import process_cache
+from oauth2store._token_cache import process_cache
 
 RESOURCE = "urn:test:api"
 SECRET = "a-client-secret-long-enough-for-hs256-0123456789"

@@ -14,6 +14,8 @@ from oidc_provider import OidcProvider
 from test_tls_configurations import make_pem_pair
 
 from oauth2store import Client, SSLConfiguration, Store, X509Credentials, generate_key, signing_key
+from oauth2store._encryption import KEY_VARIABLE
+from oauth2store._migrations import head_revision
 from oauth2store.cli import (
     EXIT_CONFLICT,
     EXIT_INVALID,
@@ -24,8 +26,6 @@ from oauth2store.cli import (
     EXIT_USAGE,
     main,
 )
-from oauth2store.migrations import head_revision
-from oauth2store.secrets import KEY_VARIABLE
 
 
 class Shell:

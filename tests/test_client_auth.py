@@ -19,8 +19,8 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, ClientIdentity, KeyMaterialError, SigningKey, X509Credentials, signing_key
-from oauth2store.client_auth import JWT_BEARER, STRATEGIES, authenticate
-from oauth2store.jws import sign
+from oauth2store._client_auth import JWT_BEARER, STRATEGIES, authenticate
+from oauth2store._jws import sign
 
 NOW = 1_800_000_000.0
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from oauth2store import DiscoveryError, InsecureEndpointError, ServerDefinition, ServerMetadata, Store
-from oauth2store.discovery import discovery_urls, parse_metadata
+from oauth2store._discovery import discovery_urls, parse_metadata
 
 
 def document(issuer: str, **changes: Any) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_missing_token_endpoint_is_refused() -> None:
 def test_unknown_members_ignored_ill_shaped_ones_warned(caplog: pytest.LogCaptureFixture) -> None:
     doc = document("https://a.example", scopes_supported="openid", x_vendor={"a": 1},
                    request_parameter_supported="yes", service_documentation=42)  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="oauth2store.discovery"):
+    with caplog.at_level(logging.WARNING, logger="oauth2store._discovery"):
         metadata = parse_metadata("https://a.example", doc, "u")
     assert "x_vendor" not in metadata.values
     assert set(metadata.ignored) == {"scopes_supported", "request_parameter_supported", "service_documentation"}

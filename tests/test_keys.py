@@ -372,7 +372,7 @@ def test_two_processes_rotating_at_once_both_keep_their_key(store: Store, store_
 def store_key(store: Store) -> str:
     import os
 
-    from oauth2store.secrets import KEY_VARIABLE
+    from oauth2store._encryption import KEY_VARIABLE
 
     return os.environ[KEY_VARIABLE]
 

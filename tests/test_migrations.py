@@ -7,7 +7,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
 from oauth2store import Base, Store
-from oauth2store.migrations import VERSION_TABLE, head_revision
+from oauth2store._migrations import VERSION_TABLE, head_revision
 
 
 def test_models_and_migrations_agree(store: Store) -> None:

@@ -31,13 +31,13 @@ from oauth2store import (
     TransportError,
     ValidationError,
 )
-from oauth2store.registration import (
+from oauth2store._registration import (
     RegistrationResponse,
     build_registration_request,
     process_registration_response,
     secret_expiry_problem,
 )
-from oauth2store.transport import HttpResponse
+from oauth2store._transport import HttpResponse
 
 RESOURCE = "urn:test:api"
 INITIAL_TOKEN = "initial-access-token-for-the-tests"

@@ -32,8 +32,8 @@ from oauth2store import (
     generate_key,
     register_key,
 )
-from oauth2store import secrets as secrets_module
-from oauth2store.secrets import KEY_VARIABLE
+from oauth2store import _encryption as secrets_module
+from oauth2store._encryption import KEY_VARIABLE
 
 PG_DUMP = "/usr/bin/pg_dump"
 
@@ -468,7 +468,7 @@ def test_migrated_schema_matches_the_models(store: Store) -> None:
     from alembic.migration import MigrationContext
 
     from oauth2store import Base
-    from oauth2store.migrations import VERSION_TABLE
+    from oauth2store._migrations import VERSION_TABLE
 
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})

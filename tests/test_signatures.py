@@ -13,9 +13,9 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
 
-from oauth2store.claims import check_claims
-from oauth2store.errors import JWKSError, JWTValidationError
-from oauth2store.signatures import KeySet, verify_signature
+from oauth2store._claims import check_claims
+from oauth2store._errors import JWKSError, JWTValidationError
+from oauth2store._signatures import KeySet, verify_signature
 
 ISSUER = "https://as.example.com"
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import new_client, new_server
 
 from oauth2store import Client, SchemaVersionError, ServerDefinition, Store, ValidationError
-from oauth2store.migrations import head_revision
+from oauth2store._migrations import head_revision
 
 
 def test_session_commits_on_success_and_rolls_back_on_error(store: Store) -> None:

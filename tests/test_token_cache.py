@@ -16,7 +16,7 @@ import pytest
 from oidc_provider import OidcProvider
 
 from oauth2store import AgentClient, Client, ServerDefinition, Skew, Store, Token
-from oauth2store.token_cache import session_id
+from oauth2store._token_cache import session_id
 
 WORKER = Path(__file__).with_name("agent_worker.py")
 ROOT = Path(__file__).resolve().parent.parent

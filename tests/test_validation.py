@@ -14,8 +14,7 @@ from oauth2store import (
     ValidationError,
     X509Credentials,
 )
-from oauth2store.models.base import Validated
-from oauth2store.types import (
+from oauth2store._types import (
     CONTENT_ENCRYPTION_ALGORITHMS,
     KEY_MANAGEMENT_ALGORITHMS,
     SIGNING_ALGORITHMS,
@@ -23,6 +22,7 @@ from oauth2store.types import (
     ClientType,
     TokenEndpointAuthMethod,
 )
+from oauth2store.models.base import Validated
 
 MODELS: list[type[Validated]] = [
     Client,

@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from oauth2store.errors import SecretKeyError
-from oauth2store.secrets import SecretCipher, missing_key, registered_cipher
+from oauth2store._encryption import SecretCipher, missing_key, registered_cipher
+from oauth2store._errors import SecretKeyError
 
 revision: str = "0002"
 down_revision: str | None = "0001"

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey, Index, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from ..validation import Kind
+from .._validation import Kind
 from .base import Base, UTCDateTime, Validated, iris_property
 
 if TYPE_CHECKING:

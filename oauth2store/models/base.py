@@ -29,9 +29,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from ..errors import Problem, ValidationError
-from ..secrets import EncryptedText, require_cipher
-from ..validation import Kind, Rules, check
+from .._encryption import EncryptedText, require_cipher
+from .._errors import Problem, ValidationError
+from .._validation import Kind, Rules, check
 
 #: Named constraints, so that alembic can alter and drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -73,7 +73,7 @@ class Base(DeclarativeBase):
 
 def _sql_type(rules: Rules) -> TypeEngine[Any]:
     if rules.secret:
-        # Encrypted at rest (see oauth2store.secrets); MAXLEN applies to the plaintext, the column holds a token.
+        # Encrypted at rest (see oauth2store._encryption); MAXLEN applies to the plaintext, the column holds a token.
         return EncryptedText()
     if rules.valuelist is not None:
         # A VARCHAR with a named CHECK on every backend: the schema refuses what validation refuses.

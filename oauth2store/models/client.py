@@ -27,11 +27,11 @@ from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, upda
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
-from .. import jwk
-from ..errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
-from ..pem import load_certificates
-from ..queries import ListQuery
-from ..types import (
+from .. import _jwk as jwk
+from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
+from .._pem import load_certificates
+from .._queries import ListQuery
+from .._types import (
     AUTHENTICATION_TYPE_TO_METHOD,
     METHOD_TO_AUTHENTICATION_TYPE,
     REDIRECT_GRANT_TYPES,
@@ -42,7 +42,7 @@ from ..types import (
     DeprecatedSigningAlgorithm,
     TokenEndpointAuthMethod,
 )
-from ..validation import VALUELIST, Kind
+from .._validation import VALUELIST, Kind
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
@@ -458,7 +458,7 @@ class Client(Validated, Base):
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from ..agent import client_config, introspect_token, transport_for
+        from .._agent import client_config, introspect_token, transport_for
 
         config = client_config(self._session(), self)
         return introspect_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token,
@@ -470,7 +470,7 @@ class Client(Validated, Base):
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from ..agent import client_config, forget_token, revoke_token, transport_for
+        from .._agent import client_config, forget_token, revoke_token, transport_for
 
         session = self._session()
         config = client_config(session, self)
@@ -511,7 +511,7 @@ class Client(Validated, Base):
         Raises:
             JWTValidationError: its `check` names what failed.
         """
-        from ..jwt_validation import validate_jwt
+        from .._jwt_validation import validate_jwt
 
         def refresh(force: bool, at: float) -> bool:
             save = object_session(self) is not None
@@ -526,27 +526,27 @@ class Client(Validated, Base):
 
         Stores client_id, client_secret, the registration access token and URI and the metadata as the server
         accepted it, all or nothing; returns the server's answer without its secrets.
-        See `oauth2store.registration.register_client` for the request and the errors.
+        See `oauth2store._registration.register_client` for the request and the errors.
         """
-        from ..registration import register_client
+        from .._registration import register_client
 
         return register_client(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def read_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Read the registration back (RFC 7592 §2.1; IRIS ReadClient) and store the server's view of it."""
-        from ..registration import read_registration
+        from .._registration import read_registration
 
         return read_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def update_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Send the stored metadata (and the current public keys) to the server (RFC 7592 §2.2; IRIS UpdateClient)."""
-        from ..registration import update_registration
+        from .._registration import update_registration
 
         return update_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def delete_registration(self, *, allow_insecure_http: bool = False) -> None:
         """Delete the registration at the server (RFC 7592 §2.3) and clear it here, ready to register again."""
-        from ..registration import delete_registration
+        from .._registration import delete_registration
 
         delete_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from ..errors import Problem, ValidationError
-from ..types import (
+from .._errors import Problem, ValidationError
+from .._types import (
     CONTENT_ENCRYPTION_ALGORITHMS,
     KEY_MANAGEMENT_ALGORITHMS,
     SIGNING_ALGORITHMS,
     TokenEndpointAuthMethod,
 )
-from ..validation import Kind
+from .._validation import Kind
 from .base import Base, Validated, iris_property
 
 if TYPE_CHECKING:

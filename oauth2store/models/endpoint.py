@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from ..errors import Problem, ValidationError
+from .._errors import Problem, ValidationError
 
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)$")
 _PREFIX_FORBIDDEN = re.compile(r"[\s?#]")

@@ -10,7 +10,7 @@ from sqlalchemy import Column, Integer, Table, Text
 
 from .base import Base
 
-#: ID is always 1; Verifier is a Fernet token of oauth2store.secrets.KEY_CHECK_PLAINTEXT (raw, not EncryptedText:
+#: ID is always 1; Verifier is a Fernet token of oauth2store._encryption.KEY_CHECK_PLAINTEXT (raw, not EncryptedText:
 #: the Store decrypts it itself, to tell "wrong key" from "no key").
 key_check = Table(
     "OAuth2_KeyCheck",

@@ -13,17 +13,17 @@ from urllib.parse import urlsplit
 from sqlalchemy import BigInteger, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
-from ..errors import DuplicateError, InUseError, NotFoundError, Problem
-from ..queries import ListQuery
-from ..types import REDIRECT_GRANT_TYPES
-from ..validation import Kind
+from .._errors import DuplicateError, InUseError, NotFoundError, Problem
+from .._queries import ListQuery
+from .._types import REDIRECT_GRANT_TYPES
+from .._validation import Kind
 from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
 from .server_metadata import ServerMetadata
 from .ssl_configuration import SSLConfiguration
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
-    from ..transport import Transport
+    from .._transport import Transport
     from .client import Client
 
 
@@ -151,7 +151,7 @@ class ServerDefinition(Validated, Base):
             DiscoveryError: the document was refused (not JSON, another issuer, no token endpoint); nothing stored.
             TransportError, InsecureEndpointError, NotFoundError.
         """
-        from ..discovery import discover
+        from .._discovery import discover
 
         return discover(
             session, issuer, ssl_configuration=ssl_configuration, transport=transport,
@@ -170,7 +170,7 @@ class ServerDefinition(Validated, Base):
         Raises:
             JWKSError, TransportError, ProtocolError, InsecureEndpointError: the cached JWKS is left as it was.
         """
-        from ..jwks import refresh_server_jwks, server_transport
+        from .._jwks import refresh_server_jwks, server_transport
 
         session = object_session(self)
         transport = server_transport(session, self, allow_insecure_http=allow_insecure_http)

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ForeignKey
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from ..errors import Problem, ValidationError
-from ..validation import Kind
+from .._errors import Problem, ValidationError
+from .._validation import Kind
 from .base import Base, Validated, iris_property
 
 if TYPE_CHECKING:

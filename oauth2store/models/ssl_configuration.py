@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped, Session
 
-from ..errors import InUseError, Problem
-from ..pem import certificate_problems, private_key_problems
-from ..validation import Kind
+from .._errors import InUseError, Problem
+from .._pem import certificate_problems, private_key_problems
+from .._validation import Kind
 from .base import Base, Validated, iris_property, referencing
 
 #: The configuration migration 0001 creates: verify peers against the system CA store.

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped, Session
 
-from ..errors import InUseError, Problem
-from ..pem import certificate_problems, private_key_problems
+from .._errors import InUseError, Problem
+from .._pem import certificate_problems, private_key_problems
 from .base import Base, Validated, iris_property, referencing
 
 

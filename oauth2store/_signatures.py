@@ -17,7 +17,7 @@ from typing import Any
 from jose import jwk, jws
 from jose.exceptions import JOSEError
 
-from .errors import JWKSError, JWTValidationError
+from ._errors import JWKSError, JWTValidationError
 
 #: Asymmetric JWS algorithms and the key type (and EC curve) each needs (RFC 7518 §3.1).
 ALGORITHM_KEY_TYPES: dict[str, tuple[str, str | None]] = {

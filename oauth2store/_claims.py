@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .errors import JWTValidationError
+from ._errors import JWTValidationError
 
 
 def _number(claims: Mapping[str, Any], name: str) -> float | None:

@@ -14,12 +14,12 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from . import jwk
-from .errors import KeyMaterialError
-from .lru import LRUCache
+from . import _jwk as jwk
+from ._errors import KeyMaterialError
+from ._lru import LRUCache
+from ._pem import load_certificates, load_private_key
 from .models.client import Client
 from .models.client_key import active_key
-from .pem import load_certificates, load_private_key
 
 #: How many parsed keys the process keeps.
 CACHE_SIZE = 256

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .errors import OAuthServerError, ProtocolError
-from .transport import HttpResponse
+from ._errors import OAuthServerError, ProtocolError
+from ._transport import HttpResponse
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)

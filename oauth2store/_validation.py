@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from .errors import Problem
+from ._errors import Problem
 
 REQUIRED = 5659
 MAXLEN = 7201

@@ -33,7 +33,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .errors import InsecureEndpointError, KeyMaterialError, Problem, ProtocolError, TransportError, ValidationError
+from ._errors import InsecureEndpointError, KeyMaterialError, Problem, ProtocolError, TransportError, ValidationError
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)

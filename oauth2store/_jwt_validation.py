@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from .claims import check_claims
-from .errors import JWKSError, JWTValidationError, OAuth2StoreError
-from .jwks_cache import is_expired
-from .lru import LRUCache
-from .signatures import KeySet, unverified_header, verify_signature
+from ._claims import check_claims
+from ._errors import JWKSError, JWTValidationError, OAuth2StoreError
+from ._jwks_cache import is_expired
+from ._lru import LRUCache
+from ._signatures import KeySet, unverified_header, verify_signature
 
 if TYPE_CHECKING:
     from .models import Client, ServerDefinition

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote_plus
 
-from . import jws
-from .errors import KeyMaterialError
-from .keys import SigningKey
-from .types import TokenEndpointAuthMethod
+from . import _jws as jws
+from ._errors import KeyMaterialError
+from ._keys import SigningKey
+from ._types import TokenEndpointAuthMethod
 
 #: RFC 7523 §2.2 client_assertion_type.
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"

@@ -22,17 +22,14 @@ from typing import Any
 import requests
 from sqlalchemy.orm import Session
 
-from . import token_cache
-from .client_auth import ClientIdentity, authenticate
-from .errors import ClientNotUsableError, NotFoundError, ProtocolError
-from .keys import signing_key
-from .models.client import Client
-from .models.server_definition import ServerDefinition
-from .models.ssl_configuration import SSLConfiguration
-from .registration import secret_expiry_problem
-from .store import Store
-from .token_cache import Entry, Skew
-from .tokens import (
+from . import _token_cache as token_cache
+from ._client_auth import ClientIdentity, authenticate
+from ._errors import ClientNotUsableError, NotFoundError, ProtocolError
+from ._keys import signing_key
+from ._registration import secret_expiry_problem
+from ._store import Store
+from ._token_cache import Entry, Skew
+from ._tokens import (
     DEFAULT_LIFETIME,
     Token,
     build_client_credentials_form,
@@ -43,8 +40,11 @@ from .tokens import (
     process_token_response,
     utc_from_timestamp,
 )
-from .transport import DEFAULT_TIMEOUT, RetryPolicy, TlsSettings, Transport
-from .types import TokenEndpointAuthMethod
+from ._transport import DEFAULT_TIMEOUT, RetryPolicy, TlsSettings, Transport
+from ._types import TokenEndpointAuthMethod
+from .models.client import Client
+from .models.server_definition import ServerDefinition
+from .models.ssl_configuration import SSLConfiguration
 
 Resource = str | Sequence[str] | None
 
@@ -311,7 +311,7 @@ class AgentClient:
         Raises:
             DiscoveryError, TransportError, InsecureEndpointError.
         """
-        from .discovery import discover
+        from ._discovery import discover
 
         with self.store.session() as session:
             client = Client.Open(session, self.application_name)

@@ -23,10 +23,10 @@ from typing import Any
 from sqlalchemy import Engine, bindparam, delete, select
 from sqlalchemy.orm import Session
 
+from ._store import SQLITE_BEGIN_IMMEDIATE, Store
+from ._tokens import Token
 from .models.access_token import AccessToken
 from .models.client import Client
-from .store import SQLITE_BEGIN_IMMEDIATE, Store
-from .tokens import Token
 
 #: The grant recorded on stored agent tokens.
 GRANT_TYPE = "client_credentials"

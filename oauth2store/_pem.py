@@ -9,7 +9,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from .errors import Problem
+from ._errors import Problem
 
 UNUSABLE_CREDENTIAL = 8885
 

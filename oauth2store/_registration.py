@@ -22,8 +22,8 @@ import requests
 from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import Session
 
-from . import token_cache
-from .errors import (
+from . import _token_cache as token_cache
+from ._errors import (
     KeyMaterialError,
     NotFoundError,
     OAuth2StoreError,
@@ -32,14 +32,14 @@ from .errors import (
     RegistrationError,
     ValidationError,
 )
+from ._tokens import utc_from_timestamp
+from ._transport import HttpResponse, RetryPolicy, TlsSettings, Transport
+from ._types import TokenEndpointAuthMethod
+from ._validation import check, is_absolute_url
 from .models.access_token import AccessToken
 from .models.client import Client
 from .models.client_metadata import ClientMetadata
 from .models.ssl_configuration import SSLConfiguration
-from .tokens import utc_from_timestamp
-from .transport import HttpResponse, RetryPolicy, TlsSettings, Transport
-from .types import TokenEndpointAuthMethod
-from .validation import check, is_absolute_url
 
 #: IRIS #8881: the server definition offers no registration endpoint.
 NO_REGISTRATION_ENDPOINT = 8881

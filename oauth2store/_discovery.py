@@ -16,10 +16,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
-from .errors import DiscoveryError, NotFoundError, ProtocolError
-from .transport import HttpResponse, TlsSettings, Transport, parse_json_object
-from .types import REDIRECT_GRANT_TYPES
-from .validation import Kind, Rules, check
+from ._errors import DiscoveryError, NotFoundError, ProtocolError
+from ._transport import HttpResponse, TlsSettings, Transport, parse_json_object
+from ._types import REDIRECT_GRANT_TYPES
+from ._validation import Kind, Rules, check
 
 if TYPE_CHECKING:
     from .models.server_definition import ServerDefinition
@@ -163,7 +163,7 @@ def discover(
         apply_metadata(server, metadata)
         if server.server_metadata.jwks_uri:
             # IRIS's Discover refreshes the JWKS in the same transaction: a definition is stored with its keys.
-            from .jwks import refresh_server_jwks
+            from ._jwks import refresh_server_jwks
 
             refresh_server_jwks(server, force=True, transport=transport)
         session.flush()

@@ -4,7 +4,7 @@ SQLite is the embedded default; the same code runs on PostgreSQL. SQLite connect
 referential integrity), WAL (readers never wait for a writer) and a busy timeout (writers queue instead of failing),
 and SQLAlchemy, not the sqlite3 module, emits BEGIN, so that transactions and SAVEPOINTs behave as documented.
 
-Secrets are encrypted with the store's key (see oauth2store.secrets): `Store(url, key=...)`, else
+Secrets are encrypted with the store's key (see oauth2store._encryption): `Store(url, key=...)`, else
 `$OAUTH2STORE_KEY`, else, for a SQLite file, a key file beside the database (`<database>.key`, mode 0600) created
 at first use. The key file keeps the secrets unreadable in a copy of the database alone (a backup, a dump, a
 stolen .db file); it does not protect them from anyone who can read the key file too (same user, same backup).
@@ -24,8 +24,9 @@ from sqlalchemy import column as sql_column
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import migrations, secrets
-from .errors import SchemaVersionError, SecretKeyError
+from . import _encryption as encryption
+from . import _migrations as migrations
+from ._errors import SchemaVersionError, SecretKeyError
 from .models import Base, key_check
 
 #: Environment variable naming the database when no URL is given.
@@ -109,17 +110,17 @@ class Store:
         self._lock = threading.Lock()
         #: The key file in use, when the key comes from one.
         self.key_file: Path | None = None
-        self._cipher: secrets.SecretCipher | None = None
-        configured = key if key is not None else os.environ.get(secrets.KEY_VARIABLE) or None
+        self._cipher: encryption.SecretCipher | None = None
+        configured = key if key is not None else os.environ.get(encryption.KEY_VARIABLE) or None
         if configured is not None:
-            self._use_cipher(secrets.SecretCipher(configured))
+            self._use_cipher(encryption.SecretCipher(configured))
         elif _is_file_sqlite(self.url):
-            self.key_file = secrets.key_file_for(str(self.url.database))
+            self.key_file = encryption.key_file_for(str(self.url.database))
         elif self.url.get_backend_name() == "sqlite":
-            self._use_cipher(secrets.SecretCipher(secrets.generate_key()))
+            self._use_cipher(encryption.SecretCipher(encryption.generate_key()))
 
-    def _use_cipher(self, cipher: secrets.SecretCipher) -> None:
-        self._cipher = secrets.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
+    def _use_cipher(self, cipher: encryption.SecretCipher) -> None:
+        self._cipher = encryption.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -154,7 +155,7 @@ class Store:
         with factory() as session, session.begin():
             yield session
 
-    def _load_key(self) -> secrets.SecretCipher | None:
+    def _load_key(self) -> encryption.SecretCipher | None:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
@@ -164,7 +165,7 @@ class Store:
                         f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
                         "with the key it held: restore it (or pass that key to Store)"
                     )
-                self._use_cipher(secrets.SecretCipher(secrets.load_or_create_key_file(self.key_file)))
+                self._use_cipher(encryption.SecretCipher(encryption.load_or_create_key_file(self.key_file)))
             return self._cipher
 
     def _stored_verifier(self) -> str | None:
@@ -192,7 +193,7 @@ class Store:
             self._settle_staged_key_file()
         cipher = self._load_key()
         if cipher is None:
-            raise secrets.missing_key()
+            raise encryption.missing_key()
         verifier = self._stored_verifier()
         if verifier is None:
             # A write transaction from its first statement: on SQLite a read transaction that later writes fails
@@ -204,27 +205,27 @@ class Store:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(ID=1, Verifier=cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
+                                key_check.insert().values(ID=1, Verifier=cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
                         verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
         if verifier is not None:
-            secrets.verify(cipher, verifier)
+            encryption.verify(cipher, verifier)
         self._key_checked = True
 
     def _settle_staged_key_file(self) -> None:
         assert self.key_file is not None
         staged = self._staged_key_file()
         verifier = self._stored_verifier()
-        staged_cipher = secrets.SecretCipher(secrets.read_key_file(staged))
+        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged))
         try:
             if verifier is None:
                 raise SecretKeyError("no key check")
-            secrets.verify(staged_cipher, verifier)
+            encryption.verify(staged_cipher, verifier)
         except SecretKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
-        secrets.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
+        encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
         with self._lock:
             self._cipher = None
 
@@ -240,7 +241,7 @@ class Store:
         Raises:
             SecretKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
         """
-        new_cipher = secrets.SecretCipher(new_key)
+        new_cipher = encryption.SecretCipher(new_key)
         self.check_key()
         old_cipher = self._load_key()
         assert old_cipher is not None
@@ -248,7 +249,9 @@ class Store:
         if self.key_file is not None:
             staged = self._staged_key_file()
             staged.unlink(missing_ok=True)
-            secrets.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
+            encryption.write_key_file(
+                staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip()
+            )
         committing = False
         try:
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
@@ -258,13 +261,13 @@ class Store:
                 verifier = connection.scalar(locked)
                 if verifier is None:
                     raise SecretKeyError("the database has no key check; open a session first")
-                secrets.verify(old_cipher, verifier)
+                encryption.verify(old_cipher, verifier)
                 for secret_table, key_columns, secret_columns in _secret_columns():
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
                 connection.execute(
                     update(key_check)
                     .where(key_check.c.ID == 1)
-                    .values(Verifier=new_cipher.encrypt(secrets.KEY_CHECK_PLAINTEXT))
+                    .values(Verifier=new_cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
                 )
                 committing = True
         except BaseException:
@@ -276,7 +279,7 @@ class Store:
                 self._key_checked = False  # the next session settles which key the database holds
             raise
         if self.key_file is not None and staged is not None:
-            secrets.replace_key_file(self.key_file, staged)
+            encryption.replace_key_file(self.key_file, staged)
         with self._lock:
             self._use_cipher(new_cipher)
 
@@ -338,7 +341,7 @@ def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:
     """Every table with encrypted columns: (table, primary key column names, encrypted column names)."""
     found = []
     for mapped in Base.metadata.sorted_tables:
-        encrypted = [c.name for c in mapped.columns if isinstance(c.type, secrets.EncryptedText)]
+        encrypted = [c.name for c in mapped.columns if isinstance(c.type, encryption.EncryptedText)]
         if encrypted:
             found.append((mapped, [c.name for c in mapped.primary_key.columns], encrypted))
     return found
@@ -349,8 +352,8 @@ def _reencrypt(
     mapped: Table,
     key_columns: list[str],
     secret_columns: list[str],
-    old: secrets.SecretCipher,
-    new: secrets.SecretCipher,
+    old: encryption.SecretCipher,
+    new: encryption.SecretCipher,
 ) -> None:
     """Decrypt with `old` and encrypt with `new` every value of the columns, read raw (without EncryptedText)."""
     raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .errors import JWKSError, url_without_query
-from .jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
-from .signatures import KeySet
-from .transport import HttpResponse, TlsSettings, Transport
+from ._errors import JWKSError, url_without_query
+from ._jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
+from ._signatures import KeySet
+from ._transport import HttpResponse, TlsSettings, Transport
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Dialect, Engine, Text
 from sqlalchemy.types import TypeDecorator
 
-from .errors import SecretKeyError
+from ._errors import SecretKeyError
 
 #: Environment variable holding the key when the Store is given none.
 KEY_VARIABLE = "OAUTH2STORE_KEY"

@@ -27,6 +27,7 @@ from ._client_auth import ClientIdentity, authenticate
 from ._errors import ClientNotUsableError, NotFoundError, ProtocolError
 from ._keys import signing_key
 from ._registration import secret_expiry_problem
+from ._state import state_of
 from ._store import Store
 from ._token_cache import Entry, Skew
 from ._tokens import (
@@ -40,11 +41,10 @@ from ._tokens import (
     process_token_response,
     utc_from_timestamp,
 )
-from ._transport import DEFAULT_TIMEOUT, RetryPolicy, TlsSettings, Transport
+from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, TlsSettings, Transport
 from ._types import TokenEndpointAuthMethod
 from .models.client import Client
-from .models.server_definition import ServerDefinition
-from .models.ssl_configuration import SSLConfiguration
+from .models.ssl_configuration import SSLConfiguration, transport_for
 
 Resource = str | Sequence[str] | None
 
@@ -110,7 +110,7 @@ def client_config(session: Session, client: Client, now: float | None = None) ->
     endpoints = Endpoints(
         server.issuer_endpoint, metadata.token_endpoint, metadata.introspection_endpoint, metadata.revocation_endpoint
     )
-    return ClientConfig(name, identity, endpoints, TlsSettings.from_configuration(tls), client.default_scope)
+    return ClientConfig(name, identity, endpoints, tls.tls_settings(), client.default_scope)
 
 
 def _open_config(session: Session, application_name: str, now: float | None = None) -> ClientConfig:
@@ -151,11 +151,6 @@ def revoke_token(config: ClientConfig, transport: Transport, token: str, now: fl
         raise ProtocolError(config.endpoints.issuer, "the server definition has no revocation_endpoint")
     response = _post(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
     process_revocation_response(response)
-
-
-def transport_for(config: ClientConfig, *, allow_insecure_http: bool = False) -> Transport:
-    """A Transport with the client's TLS configuration and the default call rules."""
-    return Transport(config.tls, allow_insecure_http=allow_insecure_http)
 
 
 def forget_token(session: Session, application_name: str, token: str) -> None:
@@ -215,9 +210,15 @@ class AgentClient:
         with self._lock:
             self.config = config
             self.transport = Transport(
-                config.tls, session=self._http_session, timeout=self.timeout, retry=self.retry,
-                allow_insecure_http=self.allow_insecure_http, sleep=self.sleep, clock=self.clock,
-            )  # fmt: skip
+                config.tls,
+                session=self._http_session,
+                pool=state_of(self.store.engine).get(SessionPool),
+                timeout=self.timeout,
+                retry=self.retry,
+                allow_insecure_http=self.allow_insecure_http,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
             self._keys = {}
 
     # -- tokens --------------------------------------------------------------------------------------
@@ -317,20 +318,21 @@ class AgentClient:
             client = Client.Open(session, self.application_name)
             if client is None:
                 raise NotFoundError(Client.kind, self.application_name)
-            discover(session, client.server_definition.issuer_endpoint, transport=self._server_transport(session,
-                     client.server_definition))  # fmt: skip
+            server = client.server_definition
+            transport = transport_for(
+                session,
+                server.ssl_configuration,
+                allow_insecure_http=self.allow_insecure_http,
+                http_session=self._http_session,
+                timeout=self.timeout,
+                retry=self.retry,
+                sleep=self.sleep,
+                clock=self.clock,
+            )
+            discover(session, server.issuer_endpoint, transport=transport)
             config = client_config(session, client)
         self._use(config)
         return config.endpoints
-
-    def _server_transport(self, session: Session, server: ServerDefinition) -> Transport:
-        tls = session.get(SSLConfiguration, server.ssl_configuration)
-        if tls is None:
-            raise NotFoundError(SSLConfiguration.kind, server.ssl_configuration)
-        return Transport(
-            TlsSettings.from_configuration(tls), session=self._http_session, timeout=self.timeout, retry=self.retry,
-            allow_insecure_http=self.allow_insecure_http, sleep=self.sleep, clock=self.clock,
-        )  # fmt: skip
 
     def introspect(self, token: str) -> dict[str, Any]:
         """RFC 7662 introspection of `token` (the claims, with `active`).

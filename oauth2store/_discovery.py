@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 from sqlalchemy.orm import Session
 
-from ._errors import DiscoveryError, NotFoundError, ProtocolError
-from ._transport import HttpResponse, TlsSettings, Transport, parse_json_object
+from ._errors import DiscoveryError, ProtocolError
+from ._transport import HttpResponse, Transport, parse_json_object
 from ._types import REDIRECT_GRANT_TYPES
 from ._validation import Kind, Rules, check
 
@@ -144,15 +144,12 @@ def discover(
         TransportError, InsecureEndpointError, NotFoundError (unknown SSL configuration), ValidationError.
     """
     from .models.server_definition import ServerDefinition
-    from .models.ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration
+    from .models.ssl_configuration import DEFAULT_SSL_CONFIGURATION, transport_for
 
     server = ServerDefinition.OpenByIssuer(session, issuer)
     name = ssl_configuration or (server.ssl_configuration if server is not None else DEFAULT_SSL_CONFIGURATION)
     if transport is None:
-        configuration = session.get(SSLConfiguration, name)
-        if configuration is None:
-            raise NotFoundError(SSLConfiguration.kind, name)
-        transport = Transport(TlsSettings.from_configuration(configuration), allow_insecure_http=allow_insecure_http)
+        transport = transport_for(session, name, allow_insecure_http=allow_insecure_http)
     metadata = fetch_metadata(issuer, transport)
     with session.begin_nested():
         if server is None:

@@ -17,16 +17,12 @@ from typing import TYPE_CHECKING, Any
 from ._errors import JWKSError, url_without_query
 from ._jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
 from ._signatures import KeySet
-from ._transport import HttpResponse, TlsSettings, Transport
+from ._transport import HttpResponse, Transport
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from .models import ServerDefinition
 
 _JSON_TYPES = ("application/json", "application/jwk-set+json")
-#: (connect, read) seconds for a JWKS request.
-TIMEOUT = (5.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -75,15 +71,6 @@ def fetch_jwks(
     if etag:
         headers["If-None-Match"] = etag
     return process_jwks_response(transport.get(url, headers=headers), etag=etag, now=now, policy=policy)
-
-
-def server_transport(session: Session | None, server: ServerDefinition, *, allow_insecure_http: bool) -> Transport:
-    """A transport with the server definition's TLS configuration."""
-    from .models import SSLConfiguration
-
-    configuration = session.get(SSLConfiguration, server.ssl_configuration) if session is not None else None
-    tls = TlsSettings.from_configuration(configuration) if configuration is not None else TlsSettings()
-    return Transport(tls, timeout=TIMEOUT, allow_insecure_http=allow_insecure_http)
 
 
 def refresh_server_jwks(

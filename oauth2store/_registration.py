@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from . import _token_cache as token_cache
 from ._errors import (
     KeyMaterialError,
-    NotFoundError,
     OAuth2StoreError,
     Problem,
     ProtocolError,
@@ -33,13 +32,13 @@ from ._errors import (
     ValidationError,
 )
 from ._tokens import utc_from_timestamp
-from ._transport import HttpResponse, RetryPolicy, TlsSettings, Transport
+from ._transport import HttpResponse, RetryPolicy, Transport
 from ._types import TokenEndpointAuthMethod
 from ._validation import check, is_absolute_url
 from .models.access_token import AccessToken
 from .models.client import Client
 from .models.client_metadata import ClientMetadata
-from .models.ssl_configuration import SSLConfiguration
+from .models.ssl_configuration import transport_for
 
 #: IRIS #8881: the server definition offers no registration endpoint.
 NO_REGISTRATION_ENDPOINT = 8881
@@ -275,12 +274,8 @@ def _transport(
 ) -> Transport:
     """A transport with the server definition's SSL configuration: IRIS uses it for discovery, JWKS and
     registration requests (iris-oauth2.md §1.3)."""
-    name = client.server_definition.ssl_configuration
-    configuration = session.get(SSLConfiguration, name)
-    if configuration is None:
-        raise NotFoundError(SSLConfiguration.kind, name)
-    return Transport(TlsSettings.from_configuration(configuration), session=http_session, retry=retry,
-                     allow_insecure_http=allow_insecure_http)  # fmt: skip
+    return transport_for(session, client.server_definition.ssl_configuration, http_session=http_session, retry=retry,
+                         allow_insecure_http=allow_insecure_http)  # fmt: skip
 
 
 def _lock(session: Session, client: Client) -> None:

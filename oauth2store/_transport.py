@@ -1,7 +1,7 @@
 """HTTP for every call to an authorization server: TLS from a stored SSLConfiguration, timeouts, bounded bodies.
 
-One `requests.Session` per distinct TLS configuration (cached by its content, so an edited configuration gets a
-new session). The session carries an `ssl.SSLContext` built in memory: the CA bundle is loaded from the PEM text
+One `requests.Session` per distinct TLS configuration and thread (cached by its content, so an edited configuration
+gets a new session). The session carries an `ssl.SSLContext` built in memory: the CA bundle is loaded from the PEM text
 (`cadata`), and a client certificate and key are written to a private temporary directory (0700, files 0600) only
 for the instant `load_cert_chain` reads them, then removed; the encrypted key is loaded with its password, so no
 decrypted key ever touches the disk. The "default" configuration (no CA bundle) trusts the system CA store.
@@ -22,7 +22,6 @@ import ssl
 import tempfile
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
@@ -33,7 +32,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from ._errors import InsecureEndpointError, KeyMaterialError, Problem, ProtocolError, TransportError, ValidationError
+from ._errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
+from ._lru import LRUCache
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -58,25 +58,6 @@ class TlsSettings:
     private_key: str | None = field(default=None, repr=False)
     private_key_password: str | None = field(default=None, repr=False)
     verify_peer: bool = True
-
-    @classmethod
-    def from_configuration(cls, configuration: Any) -> TlsSettings:
-        """The settings of a stored SSLConfiguration (duck-typed, so this module does not import the models).
-
-        Raises:
-            ValidationError: the configuration is disabled (IRIS: a disabled configuration cannot be used).
-        """
-        if not configuration.enabled:
-            problem = Problem("enabled", "the configuration is disabled and cannot be used for requests")
-            raise ValidationError("SSLConfiguration", configuration.name, [problem])
-        return cls(
-            name=configuration.name,
-            certificate_authorities=configuration.certificate_authorities or None,
-            certificate=configuration.certificate or None,
-            private_key=configuration.private_key or None,
-            private_key_password=configuration.private_key_password or None,
-            verify_peer=bool(configuration.verify_peer),
-        )
 
 
 @dataclass(frozen=True)
@@ -198,56 +179,55 @@ def build_ssl_context(settings: TlsSettings) -> ssl.SSLContext:
     return context
 
 
-class SessionCache:
-    """A few requests.Sessions, one per distinct TLS configuration, least recently used evicted (and closed)."""
+class SessionPool:
+    """requests.Sessions by TLS configuration, one set per thread, so no session is ever used by two threads.
+
+    requests does not promise that a Session is thread-safe, and closing a session that another thread is using
+    breaks that thread's request: each thread keeps its own few sessions (least recently used closed first), and
+    only the thread that owns a session ever closes it. A store holds one pool (see `oauth2store._state`).
+    """
 
     def __init__(self, size: int = 16) -> None:
         self.size = size
-        self._sessions: OrderedDict[TlsSettings, requests.Session] = OrderedDict()
-        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    def _sessions(self) -> LRUCache[TlsSettings, requests.Session]:
+        sessions: LRUCache[TlsSettings, requests.Session] | None = getattr(self._local, "sessions", None)
+        if sessions is None:
+            sessions = self._local.sessions = LRUCache(self.size, on_evict=requests.Session.close)
+        return sessions
 
     def get(self, settings: TlsSettings) -> requests.Session:
-        with self._lock:
-            session = self._sessions.get(settings)
-            if session is not None:
-                self._sessions.move_to_end(settings)
-                return session
-        session = requests.Session()
-        session.trust_env = False  # no proxies or netrc from the environment: credentials go only where configured
-        session.verify = settings.verify_peer
-        adapter = _TlsAdapter(build_ssl_context(settings), settings.verify_peer)
-        session.mount("https://", adapter)
-        with self._lock:
-            existing = self._sessions.get(settings)
-            if existing is not None:
-                session.close()
-                return existing
-            self._sessions[settings] = session
-            while len(self._sessions) > self.size:
-                _, evicted = self._sessions.popitem(last=False)
-                evicted.close()
+        """This thread's session for `settings`, made (with its SSLContext) at first use."""
+        sessions = self._sessions()
+        session = sessions.get(settings)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxies or netrc from the environment: credentials go only where configured
+            session.verify = settings.verify_peer
+            session.mount("https://", _TlsAdapter(build_ssl_context(settings), settings.verify_peer))
+            sessions.put(settings, session)
         return session
 
     def clear(self) -> None:
-        with self._lock:
-            for session in self._sessions.values():
-                session.close()
-            self._sessions.clear()
-
-
-#: Sessions shared by every Transport that is not given its own.
-SESSIONS = SessionCache()
+        """Close this thread's sessions."""
+        self._sessions().clear()
 
 
 class Transport:
-    """Sends requests for one TLS configuration with the call rules above; `session` may be injected for tests."""
+    """Sends requests for one TLS configuration with the call rules above.
+
+    Sessions come from `pool` (a store's pool, shared by its transports; a private one when not given), or
+    `session` is used as it is (an application's own, or a test's).
+    """
 
     def __init__(
         self,
         tls: TlsSettings | None = None,
         *,
         session: requests.Session | None = None,
-        timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        pool: SessionPool | None = None,
+        timeout: tuple[float, float] | None = None,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
@@ -257,7 +237,8 @@ class Transport:
     ) -> None:
         self.tls = tls or TlsSettings()
         self._session = session
-        self.timeout = timeout
+        self._pool = pool if pool is not None else SessionPool()
+        self.timeout = timeout or DEFAULT_TIMEOUT
         self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.allow_insecure_http = allow_insecure_http
@@ -267,7 +248,8 @@ class Transport:
 
     @property
     def session(self) -> requests.Session:
-        return self._session if self._session is not None else SESSIONS.get(self.tls)
+        """The injected session, else the calling thread's session of the pool for this TLS configuration."""
+        return self._session if self._session is not None else self._pool.get(self.tls)
 
     def get(self, url: str, *, headers: Mapping[str, str] | None = None) -> HttpResponse:
         """GET with retries; same-origin redirects are followed."""

@@ -49,7 +49,7 @@ from .client_key import ClientKey, active_key
 from .client_metadata import ClientMetadata
 from .endpoint import Endpoint
 from .server_definition import ServerDefinition
-from .ssl_configuration import SSLConfiguration
+from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
 
 _NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
@@ -458,11 +458,12 @@ class Client(Validated, Base):
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from .._agent import client_config, introspect_token, transport_for
+        from .._agent import client_config, introspect_token
 
-        config = client_config(self._session(), self)
-        return introspect_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token,
-                                time.time())  # fmt: skip
+        session = self._session()
+        config = client_config(session, self)
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        return introspect_token(config, transport, token, time.time())
 
     def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
         """RFC 7009 revocation of `token`, which also leaves the token cache (IRIS RevokeToken).
@@ -470,11 +471,12 @@ class Client(Validated, Base):
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from .._agent import client_config, forget_token, revoke_token, transport_for
+        from .._agent import client_config, forget_token, revoke_token
 
         session = self._session()
         config = client_config(session, self)
-        revoke_token(config, transport_for(config, allow_insecure_http=allow_insecure_http), token, time.time())
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        revoke_token(config, transport, token, time.time())
         forget_token(session, self.application_name, token)
 
     def RefreshJWKS(

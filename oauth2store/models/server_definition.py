@@ -19,7 +19,7 @@ from .._types import REDIRECT_GRANT_TYPES
 from .._validation import Kind
 from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
 from .server_metadata import ServerMetadata
-from .ssl_configuration import SSLConfiguration
+from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
@@ -170,10 +170,12 @@ class ServerDefinition(Validated, Base):
         Raises:
             JWKSError, TransportError, ProtocolError, InsecureEndpointError: the cached JWKS is left as it was.
         """
-        from .._jwks import refresh_server_jwks, server_transport
+        from .._jwks import refresh_server_jwks
 
         session = object_session(self)
-        transport = server_transport(session, self, allow_insecure_http=allow_insecure_http)
+        if session is None:
+            raise RuntimeError(f"ServerDefinition {self.issuer_endpoint!r} is not in a session (load it first)")
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
         changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
         if save and session is not None:
             session.flush()

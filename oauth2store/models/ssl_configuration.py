@@ -7,10 +7,16 @@ system CA store. Migration 0001 creates one named "default" that does exactly th
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+import requests
 from sqlalchemy.orm import Mapped, Session
 
-from .._errors import InUseError, Problem
+from .._errors import InUseError, NotFoundError, Problem, ValidationError
 from .._pem import certificate_problems, private_key_problems
+from .._state import state_of
+from .._transport import RetryPolicy, SessionPool, TlsSettings, Transport
 from .._validation import Kind
 from .base import Base, Validated, iris_property, referencing
 
@@ -63,3 +69,55 @@ class SSLConfiguration(Validated, Base):
         )
         if users:
             raise InUseError(self.kind, self.name, users)
+
+    def tls_settings(self) -> TlsSettings:
+        """The configuration as the plain values a transport needs.
+
+        Raises:
+            ValidationError: the configuration is disabled (IRIS: a disabled configuration cannot be used).
+        """
+        if not self.enabled:
+            problem = Problem("enabled", "the configuration is disabled and cannot be used for requests")
+            raise ValidationError(self.kind, self.name, [problem])
+        return TlsSettings(
+            name=self.name,
+            certificate_authorities=self.certificate_authorities or None,
+            certificate=self.certificate or None,
+            private_key=self.private_key or None,
+            private_key_password=self.private_key_password or None,
+            verify_peer=bool(self.verify_peer),
+        )
+
+
+def transport_for(
+    session: Session,
+    name: str,
+    *,
+    allow_insecure_http: bool = False,
+    http_session: requests.Session | None = None,
+    timeout: tuple[float, float] | None = None,
+    retry: RetryPolicy | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.time,
+) -> Transport:
+    """A Transport with the stored TLS configuration `name`: the one way every call to a server gets its TLS.
+
+    Sessions come from the store's pool (one per thread and configuration) unless `http_session` is given.
+
+    Raises:
+        NotFoundError: no TLS configuration has that name.
+        ValidationError: the configuration is disabled.
+    """
+    configuration = session.get(SSLConfiguration, name)
+    if configuration is None:
+        raise NotFoundError(SSLConfiguration.kind, name)
+    return Transport(
+        configuration.tls_settings(),
+        session=http_session,
+        pool=state_of(session).get(SessionPool),
+        timeout=timeout,
+        retry=retry,
+        allow_insecure_http=allow_insecure_http,
+        sleep=sleep,
+        clock=clock,
+    )

@@ -1,9 +1,8 @@
 """oauth2store: a durable OAuth 2.0 / OpenID Connect client store, a port of InterSystems IRIS OAuth2.Client."""
 
 from ._agent import AgentClient as AgentClient
-from ._agent import ClientConfig as ClientConfig
-from ._agent import Endpoints as Endpoints
 from ._client_auth import ClientIdentity as ClientIdentity
+from ._client_auth import SigningKey as SigningKey
 from ._encryption import generate_key as generate_key
 from ._encryption import register_key as register_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
@@ -24,11 +23,11 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import SecretKeyError as SecretKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
-from ._keys import SigningKey as SigningKey
-from ._keys import signing_key as signing_key
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
+from ._tokens import ClientConfig as ClientConfig
+from ._tokens import Endpoints as Endpoints
 from ._tokens import Token as Token
 from ._transport import RetryPolicy as RetryPolicy
 from ._transport import TlsSettings as TlsSettings
@@ -47,6 +46,7 @@ from .models import ServerDefinition as ServerDefinition
 from .models import ServerMetadata as ServerMetadata
 from .models import SSLConfiguration as SSLConfiguration
 from .models import X509Credentials as X509Credentials
+from .models._signing_key import signing_key as signing_key
 
 __version__ = "0.1.0"
 

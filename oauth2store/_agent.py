@@ -2,8 +2,8 @@
 
 IRIS's counterpart is `GetAccessTokenClient` plus `IsAuthorized` on an (ApplicationName, SessionId) row; the
 iModel.js OidcAgentClient gives the behaviour: reuse a token until shortly before it expires, then get a new one.
-Here the token lives in the store, shared by all threads and processes (see `token_cache`), renewals are single
-flight, and the client authenticates by its `token_endpoint_auth_method` (see `client_auth`).
+Here the token lives in the store, shared by all threads and processes (see `_token_cache`), renewals are single
+flight, and the client authenticates by its `token_endpoint_auth_method` (see `_client_auth`).
 
 `allow_insecure_http` is a keyword of the agent (and of `discover`), not a stored property: it is a decision of the
 process running the code (a development setup), and a stored flag would let anyone who can write the database turn
@@ -15,7 +15,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -23,94 +22,31 @@ import requests
 from sqlalchemy.orm import Session
 
 from . import _token_cache as token_cache
-from ._client_auth import ClientIdentity, authenticate
-from ._errors import ClientNotUsableError, NotFoundError, ProtocolError
-from ._keys import signing_key
-from ._registration import secret_expiry_problem
+from ._errors import NotFoundError
 from ._state import state_of
 from ._store import Store
 from ._token_cache import Entry, Skew
 from ._tokens import (
     DEFAULT_LIFETIME,
+    ClientConfig,
+    Endpoints,
     Token,
     build_client_credentials_form,
+    introspect_token,
     normalize_resource,
     normalize_scope,
-    process_introspection_response,
-    process_revocation_response,
+    post_authenticated,
     process_token_response,
+    revoke_token,
     utc_from_timestamp,
 )
-from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, TlsSettings, Transport
-from ._types import TokenEndpointAuthMethod
+from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, Transport
+from .models._client_config import client_config
+from .models.access_token import AccessToken
 from .models.client import Client
-from .models.ssl_configuration import SSLConfiguration, transport_for
+from .models.ssl_configuration import transport_for
 
 Resource = str | Sequence[str] | None
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Where the agent talks to, from the client's server definition."""
-
-    issuer: str
-    token_endpoint: str
-    introspection_endpoint: str | None = None
-    revocation_endpoint: str | None = None
-
-
-@dataclass(frozen=True)
-class ClientConfig:
-    """A snapshot of a client definition: everything a token request needs, as plain values."""
-
-    application_name: str
-    identity: ClientIdentity
-    endpoints: Endpoints
-    tls: TlsSettings
-    default_scope: str | None = field(default=None)
-
-
-def client_config(session: Session, client: Client, now: float | None = None) -> ClientConfig:
-    """The snapshot of `client` at `now` (default: the time), refusing clients that cannot get tokens.
-
-    Raises:
-        ClientNotUsableError: the client is disabled, awaiting registration, has no client_id or token endpoint, or
-            its registered client_secret has expired (client_secret_expires_at).
-        KeyMaterialError: private_key_jwt without a usable key.
-        NotFoundError: its SSL configuration is not stored.
-    """
-    name = client.application_name
-    if not client.enabled:
-        raise ClientNotUsableError(name, "it is disabled (enabled is False)")
-    if not client.client_id:
-        reason = "it is awaiting registration (no client_id yet)" if client.is_awaiting_registration else "no client_id"
-        raise ClientNotUsableError(name, reason)
-    server = client.server_definition
-    metadata = server.server_metadata
-    if not metadata.token_endpoint:
-        raise ClientNotUsableError(name, f"server {server.issuer_endpoint!r} has no token_endpoint")
-    method = client.client_metadata.token_endpoint_auth_method or TokenEndpointAuthMethod.CLIENT_SECRET_BASIC
-    expired = secret_expiry_problem(client.client_metadata.client_secret_expires_at, method,
-                                    time.time() if now is None else now)  # fmt: skip
-    if expired:
-        raise ClientNotUsableError(name, expired)
-    key = signing_key(client) if method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT else None
-    identity = ClientIdentity(
-        client_id=client.client_id,
-        method=method,
-        client_secret=client.client_secret,
-        audience=client.jwt_audience,
-        jwt_interval=client.jwt_interval,
-        signing_alg=client.client_metadata.token_endpoint_auth_signing_alg,
-        signing_key=key,
-    )
-    tls = session.get(SSLConfiguration, client.ssl_configuration)
-    if tls is None:
-        raise NotFoundError(SSLConfiguration.kind, client.ssl_configuration)
-    endpoints = Endpoints(
-        server.issuer_endpoint, metadata.token_endpoint, metadata.introspection_endpoint, metadata.revocation_endpoint
-    )
-    return ClientConfig(name, identity, endpoints, tls.tls_settings(), client.default_scope)
 
 
 def _open_config(session: Session, application_name: str, now: float | None = None) -> ClientConfig:
@@ -118,45 +54,6 @@ def _open_config(session: Session, application_name: str, now: float | None = No
     if client is None:
         raise NotFoundError(Client.kind, application_name)
     return client_config(session, client, now)
-
-
-def _post(transport: Transport, config: ClientConfig, url: str, form: list[tuple[str, str]], now: float) -> Any:
-    credentials = authenticate(config.identity, now)
-    return transport.post_form(url, [*form, *credentials.form.items()], headers=credentials.headers)
-
-
-def introspect_token(config: ClientConfig, transport: Transport, token: str, now: float) -> dict[str, Any]:
-    """RFC 7662 introspection of `token`, authenticated as the client.
-
-    Raises:
-        ProtocolError: the server has no introspection endpoint, or answered out of spec.
-        OAuthServerError, TransportError.
-    """
-    url = config.endpoints.introspection_endpoint
-    if not url:
-        raise ProtocolError(config.endpoints.issuer, "the server definition has no introspection_endpoint")
-    response = _post(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
-    return process_introspection_response(response)
-
-
-def revoke_token(config: ClientConfig, transport: Transport, token: str, now: float) -> None:
-    """RFC 7009 revocation of `token`, authenticated as the client.
-
-    Raises:
-        ProtocolError: the server has no revocation endpoint, or answered out of spec.
-        OAuthServerError, TransportError.
-    """
-    url = config.endpoints.revocation_endpoint
-    if not url:
-        raise ProtocolError(config.endpoints.issuer, "the server definition has no revocation_endpoint")
-    response = _post(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
-    process_revocation_response(response)
-
-
-def forget_token(session: Session, application_name: str, token: str) -> None:
-    """Remove a (revoked) token from the store and from this process's cache."""
-    token_cache.delete_token(session, application_name, token)
-    token_cache.process_cache(token_cache.engine_of(session)).evict_token(application_name, token)
 
 
 class AgentClient:
@@ -262,7 +159,7 @@ class AgentClient:
             entry = self._cache.entries.get(key)
             if entry is not None and self.clock() < entry.renew_at:
                 return entry.token  # another thread renewed it while we waited
-            entry = self._fresh(self._cache.reader.read(*key))
+            entry = self._fresh(self._cache.reader(self.store.engine).read(*key))
             if entry is None:
                 with token_cache.locked_session(self.store, self.application_name) as session:
                     entry = self._fresh(token_cache.load(session, *key))  # another process renewed it
@@ -278,7 +175,7 @@ class AgentClient:
         config = self.config
         now = self.clock()
         form = build_client_credentials_form(scope, resources)
-        response = _post(self.transport, config, config.endpoints.token_endpoint, form, now)
+        response = post_authenticated(self.transport, config, config.endpoints.token_endpoint, form, now)
         return process_token_response(
             response, now=utc_from_timestamp(now), requested_scope=scope, default_lifetime=self.default_lifetime
         )
@@ -350,4 +247,4 @@ class AgentClient:
         """
         revoke_token(self.config, self.transport, token, self.clock())
         with self.store.session() as session:
-            forget_token(session, self.application_name, token)
+            AccessToken.delete_token(session, self.application_name, token)

@@ -13,13 +13,23 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote_plus
 
+from . import _jwk as jwk
 from . import _jws as jws
 from ._errors import KeyMaterialError
-from ._keys import SigningKey
 from ._types import TokenEndpointAuthMethod
 
 #: RFC 7523 §2.2 client_assertion_type.
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """What a client assertion is signed with: the JWS header's `kid` and `alg` (and `x5c` for a certificate)."""
+
+    kid: str
+    alg: str
+    private_key: jwk.PrivateKey = field(repr=False)
+    x5c: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

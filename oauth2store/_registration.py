@@ -1,44 +1,24 @@
-"""Dynamic client registration (RFC 7591) and its management (RFC 7592) for a stored client (IRIS RegisterClient).
+"""Dynamic client registration messages (RFC 7591) and their management (RFC 7592), on plain values.
 
 IRIS's `%SYS.OAuth2.Registration.RegisterClient` POSTs a client's `OAuth2.Client.Metadata` to the server's
 registration endpoint and stores what comes back; `UpdateClient`/`ReadClient` use the client configuration endpoint.
-Here, building a request and checking a response are pure functions of plain values; the four operations around
-them do the HTTP through `transport` (with the server definition's SSL configuration, as IRIS) and then write the
-result inside a savepoint, so a failure at any step (HTTP, a refusal, a response that cannot be stored) leaves the
-stored client exactly as it was. Deleting is the other way round: the local change is written (and validated)
-first, and rolled back if the server does not confirm the delete.
+Here, building a request and checking a response are pure functions; the four operations on a stored client (the
+HTTP exchange and the write-back) are model glue in `oauth2store.models._registration`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-from sqlalchemy import delete, inspect, select, update
-from sqlalchemy.orm import Session
-
-from . import _token_cache as token_cache
-from ._errors import (
-    KeyMaterialError,
-    OAuth2StoreError,
-    Problem,
-    ProtocolError,
-    RegistrationError,
-    ValidationError,
-)
+from ._errors import OAuth2StoreError, Problem, ProtocolError, RegistrationError
 from ._tokens import utc_from_timestamp
-from ._transport import HttpResponse, RetryPolicy, Transport
+from ._transport import HttpResponse, Transport
 from ._types import TokenEndpointAuthMethod
-from ._validation import check, is_absolute_url
-from .models.access_token import AccessToken
-from .models.client import Client
-from .models.client_metadata import ClientMetadata
-from .models.ssl_configuration import transport_for
+from ._validation import Rules, check, is_absolute_url
 
 #: IRIS #8881: the server definition offers no registration endpoint.
 NO_REGISTRATION_ENDPOINT = 8881
@@ -65,16 +45,9 @@ _SECRET_METHODS = frozenset(
     }
 )
 _WWW_AUTHENTICATE_PARAM = re.compile(r'(error|error_description)="([^"]*)"')
-#: A create is not retried: a retry after a lost answer would register a second client.
-_CREATE_RETRY = RetryPolicy(attempts=1)
 
 
 # -- pure: requests -------------------------------------------------------------------------------------
-
-
-def metadata_members(metadata: ClientMetadata) -> dict[str, Any]:
-    """The stored metadata as {RFC member name: value}, every member (empty ones as None)."""
-    return {name: getattr(metadata, key) for name, (key, _rules) in ClientMetadata.property_rules().items()}
 
 
 def _is_empty(value: Any) -> bool:
@@ -168,11 +141,8 @@ def raise_for_registration_error(response: HttpResponse, expected: tuple[int, ..
     error: str | None = None
     description: str | None = None
     uri: str | None = None
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and isinstance(body.get("error"), str):
+    body = response.json_object()
+    if body is not None and isinstance(body.get("error"), str):
         error = body["error"]
         description = body.get("error_description") if isinstance(body.get("error_description"), str) else None
         uri = body.get("error_uri") if isinstance(body.get("error_uri"), str) else None
@@ -190,11 +160,16 @@ def _problem_if(condition: bool, name: str, message: str) -> list[Problem]:
 
 
 def process_registration_response(
-    response: HttpResponse, *, expected: tuple[int, ...] = (200, 201), client_id: str | None = None
+    response: HttpResponse,
+    member_rules: Mapping[str, Rules],
+    *,
+    expected: tuple[int, ...] = (200, 201),
+    client_id: str | None = None,
 ) -> RegistrationResponse:
     """The checked client information of a registration, read or update response.
 
-    Every known member must be storable (the rules of ClientMetadata); unknown members are ignored. With
+    Every known member must be storable (`member_rules`: the rules of the client metadata members, by RFC name);
+    unknown members are ignored. With
     `client_id` (read/update), the server must answer for that client (RFC 7592 §2.2: it cannot change).
 
     Raises:
@@ -202,11 +177,8 @@ def process_registration_response(
         ProtocolError: the answer is not JSON, lacks a client_id, or holds values oauth2store cannot store.
     """
     raise_for_registration_error(response, expected)
-    try:
-        body = json.loads(response.body)
-    except ValueError:
-        raise ProtocolError(response.url, "the registration response is not JSON", response.status_code) from None
-    if not isinstance(body, dict):
+    body = response.json_object()
+    if body is None:
         raise ProtocolError(response.url, "the registration response is not a JSON object", response.status_code)
     problems: list[Problem] = []
     issued_id = body.get("client_id")
@@ -225,7 +197,7 @@ def process_registration_response(
     problems += _problem_if(uri is not None and (not isinstance(uri, str) or not is_absolute_url(uri)),
                             "registration_client_uri", "must be an absolute http(s) URL")  # fmt: skip
     metadata: dict[str, Any] = {}
-    for name, (_key, rules) in ClientMetadata.property_rules().items():
+    for name, rules in member_rules.items():
         if name in SERVER_MANAGED or name not in body:
             continue
         value = None if rules.is_empty(body[name]) or body[name] == {} else body[name]
@@ -261,239 +233,16 @@ def secret_expiry_problem(expires_at: int | None, method: str | None, now: float
     )
 
 
-# -- I/O: the four operations -----------------------------------------------------------------------------
+# -- I/O -------------------------------------------------------------------------------------------------
 
 
-def _transport(
-    session: Session,
-    client: Client,
-    *,
-    allow_insecure_http: bool,
-    http_session: requests.Session | None,
-    retry: RetryPolicy | None = None,
-) -> Transport:
-    """A transport with the server definition's SSL configuration: IRIS uses it for discovery, JWKS and
-    registration requests (iris-oauth2.md §1.3)."""
-    return transport_for(session, client.server_definition.ssl_configuration, http_session=http_session, retry=retry,
-                         allow_insecure_http=allow_insecure_http)  # fmt: skip
-
-
-def _lock(session: Session, client: Client) -> None:
-    """Serialize registration calls for one client, then re-read it: two processes registering the same definition
-    would otherwise both register, and the second would overwrite (and orphan) the first's registration.
-
-    PostgreSQL: the client row FOR UPDATE. SQLite: a no-op write takes the database's write lock (use
-    `store.session(write=True)` so that a second process queues instead of failing on a stale snapshot).
-    """
-    if not inspect(client).persistent:
-        return
-    same = Client.application_name == client.application_name
-    if session.get_bind().dialect.name == "sqlite":
-        statement = update(Client).where(same).values(client_id=Client.client_id)
-        session.execute(statement.execution_options(synchronize_session=False))
-    else:
-        session.execute(select(Client.application_name).where(same).with_for_update())
-    session.refresh(client)
-    session.refresh(client.client_metadata)
-
-
-def _invalid(client: Client, name: str, message: str, code: int | None = None) -> ValidationError:
-    return ValidationError(client.kind, client.application_name, [Problem(name, message, code)])
-
-
-def _request_body(client: Client, *, client_id: str | None = None) -> dict[str, Any]:
-    metadata = client.client_metadata
-    jwks = client.public_jwks
-    if (
-        metadata.token_endpoint_auth_method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
-        and not metadata.jwks_uri
-        and not jwks.get("keys")
-    ):
-        raise KeyMaterialError(
-            client.application_name,
-            "private_key_jwt needs a public key to register: call RotateKeys() first, or set client_metadata.jwks_uri",
-        )
-    redirect = client.redirection_endpoint.url if client.redirection_endpoint is not None else None
-    return build_registration_request(metadata_members(metadata), redirect_uri=redirect, jwks=jwks,
-                                      client_id=client_id)  # fmt: skip
-
-
-def _bearer(token: str) -> dict[str, str]:
+def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def _store(session: Session, client: Client, answer: RegistrationResponse, *, fresh: bool) -> None:
-    """Write a checked answer into the client inside a savepoint: all of it is stored, or nothing.
-
-    `fresh` (a new registration) replaces every server-managed value; a read or update keeps those the server
-    did not send again (RFC 7592 §3: it may or may not rotate the secret and the registration access token).
-    """
-    with session.begin_nested():
-        metadata = client.client_metadata
-        for name, value in answer.metadata.items():
-            setattr(metadata, ClientMetadata.property_rules()[name][0], value)
-        client.client_id = answer.client_id
-        managed: dict[str, Any] = {
-            "client_id_issued_at": answer.client_id_issued_at,
-            "client_secret_expires_at": answer.client_secret_expires_at,
-            "registration_access_token": answer.registration_access_token,
-            "registration_client_uri": answer.registration_client_uri,
-        }
-        for name, value in managed.items():
-            if fresh or value is not None:
-                setattr(metadata, name, value)
-        if fresh or answer.client_secret is not None:
-            client.client_secret = answer.client_secret
-        session.flush()
-
-
-def register_client(
-    session: Session,
-    client: Client,
-    *,
-    allow_insecure_http: bool = False,
-    http_session: requests.Session | None = None,
-) -> dict[str, Any]:
-    """Register `client` at its server (RFC 7591; IRIS RegisterClient) and store the issued credentials.
-
-    The body is `build_registration_request` of the stored metadata; the server definition's
-    `initial_access_token` is sent as a bearer token when set. On success `client_id`, `client_secret`, the
-    server-managed members and the metadata as the server accepted it are written (flushed in `session`; the
-    caller's transaction commits them). Returns the server's document without its secrets. The client stays
-    locked until that transaction ends, so a concurrent registration of it waits, then finds it registered (on
-    SQLite, call this in `store.session(write=True)`).
-
-    Raises:
-        ValidationError: the server offers no registration endpoint (IRIS #8881), or the client is registered.
-        KeyMaterialError: private_key_jwt without a key to publish (call RotateKeys first) or a jwks_uri.
-        RegistrationError: the server refused (invalid_client_metadata, invalid_redirect_uri, invalid_token, ...).
-        TransportError, ProtocolError, InsecureEndpointError: the exchange failed; nothing was stored.
-    """
-    _lock(session, client)
-    server = client.server_definition
-    endpoint = server.server_metadata.registration_endpoint if server.server_metadata is not None else None
-    if not endpoint:
-        raise _invalid(client, "server_definition.server_metadata.registration_endpoint",
-                       f"is not set: server {server.issuer_endpoint!r} does not offer dynamic registration "
-                       "(discover it again, or register the client by hand)", NO_REGISTRATION_ENDPOINT)  # fmt: skip
-    if client.client_id:
-        raise _invalid(client, "client_id", "is already set: the client is registered (use update_registration(), "
-                       "or delete_registration() and register again)")  # fmt: skip
-    body = _request_body(client)
-    transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session,
-                           retry=_CREATE_RETRY)  # fmt: skip
-    token = server.initial_access_token
-    response = transport.request("POST", endpoint, json_body=body, headers=_bearer(token) if token else None)
-    answer = process_registration_response(response, expected=(201, 200))
-    try:
-        _store(session, client, answer, fresh=True)
-    except Exception:
-        _forget_remote(transport, answer)
-        raise
-    return answer.document
-
-
-def _forget_remote(transport: Transport, answer: RegistrationResponse) -> None:
+def forget_registration(transport: Transport, answer: RegistrationResponse) -> None:
     """Best effort: delete a registration that could not be stored, so no orphan client stays on the server."""
     if not answer.registration_client_uri or not answer.registration_access_token:
         return
     with contextlib.suppress(OAuth2StoreError):  # the original error is what the caller needs to see
-        transport.request("DELETE", answer.registration_client_uri, headers=_bearer(answer.registration_access_token))
-
-
-def _management(client: Client) -> tuple[str, str, str]:
-    """The client configuration endpoint, registration access token and client_id (RFC 7592)."""
-    metadata = client.client_metadata
-    uri, token = metadata.registration_client_uri, metadata.registration_access_token
-    if not uri or not token or not client.client_id:
-        missing = "client_metadata.registration_client_uri" if not uri else (
-            "client_metadata.registration_access_token" if not token else "client_id"
-        )  # fmt: skip
-        raise _invalid(client, missing, "is not set: the client is not dynamically registered (call register())")
-    return uri, token, client.client_id
-
-
-def read_registration(
-    session: Session,
-    client: Client,
-    *,
-    allow_insecure_http: bool = False,
-    http_session: requests.Session | None = None,
-) -> dict[str, Any]:
-    """Read the registration back (RFC 7592 §2.1; IRIS ReadClient) and store the metadata as the server has it.
-
-    A new client_secret or registration access token in the answer is stored. Returns the document without secrets.
-
-    Raises:
-        ValidationError: the client is not dynamically registered.
-        RegistrationError: refused (invalid_token: a wrong token, or the registration no longer exists).
-        TransportError, ProtocolError, InsecureEndpointError: nothing was stored.
-    """
-    _lock(session, client)
-    uri, token, client_id = _management(client)
-    transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
-    response = transport.request("GET", uri, headers=_bearer(token))
-    answer = process_registration_response(response, expected=(200,), client_id=client_id)
-    _store(session, client, answer, fresh=False)
-    return answer.document
-
-
-def update_registration(
-    session: Session,
-    client: Client,
-    *,
-    allow_insecure_http: bool = False,
-    http_session: requests.Session | None = None,
-) -> dict[str, Any]:
-    """Replace the registration with the stored metadata (RFC 7592 §2.2; IRIS UpdateClient), e.g. after RotateKeys.
-
-    The full metadata is sent with client_id (never the secret); what the server returns is stored, including a
-    rotated registration access token or client_secret. Returns the document without secrets.
-
-    Raises:
-        ValidationError: the client is not dynamically registered.
-        KeyMaterialError: private_key_jwt without a key to publish.
-        RegistrationError, TransportError, ProtocolError, InsecureEndpointError: nothing was stored.
-    """
-    _lock(session, client)
-    uri, token, client_id = _management(client)
-    body = _request_body(client, client_id=client_id)
-    transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
-    response = transport.request("PUT", uri, json_body=body, headers=_bearer(token))
-    answer = process_registration_response(response, expected=(200,), client_id=client_id)
-    _store(session, client, answer, fresh=False)
-    return answer.document
-
-
-def delete_registration(
-    session: Session,
-    client: Client,
-    *,
-    allow_insecure_http: bool = False,
-    http_session: requests.Session | None = None,
-) -> None:
-    """Delete the registration at the server (RFC 7592 §2.3) and forget it locally.
-
-    client_id, client_secret, the server-managed members and the client's stored tokens are cleared, leaving the
-    definition ready for `register()` again. The local change is flushed first and rolled back unless the server
-    answers 204 (or 200).
-
-    Raises:
-        ValidationError: the client is not dynamically registered, or could not be saved without its client_id
-            (its server definition has no registration endpoint).
-        RegistrationError, TransportError, ProtocolError, InsecureEndpointError: nothing was changed.
-    """
-    _lock(session, client)
-    uri, token, _client_id = _management(client)
-    transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
-    with session.begin_nested():
-        client.client_id = None
-        client.client_secret = None
-        metadata = client.client_metadata
-        for name in SERVER_MANAGED:
-            setattr(metadata, name, None)
-        session.execute(delete(AccessToken).where(AccessToken.application_name == client.application_name))
-        session.flush()
-        response = transport.request("DELETE", uri, headers=_bearer(token))
-        raise_for_registration_error(response, (204, 200))
-    token_cache.process_cache(token_cache.engine_of(session)).clear(client.application_name)
+        transport.request("DELETE", answer.registration_client_uri, headers=bearer(answer.registration_access_token))

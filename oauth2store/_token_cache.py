@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete, select
+from sqlalchemy import Connection, Engine, bindparam, event, select
 from sqlalchemy.orm import Session
 
+from ._state import state_of
 from ._store import SQLITE_BEGIN_IMMEDIATE, Store
 from ._tokens import Token
-from .models.access_token import AccessToken
+from .models._locks import lock_row
+from .models.access_token import AccessToken, token_hash
 from .models.client import Client
 
 #: The grant recorded on stored agent tokens.
@@ -38,11 +40,6 @@ def session_id(scope: str | None, resources: Sequence[str]) -> str:
     """The cache key of a token for that (normalized) scope and those resources."""
     material = json.dumps([scope or "", list(resources)], separators=(",", ":")).encode()
     return SESSION_PREFIX + hashlib.sha256(material).hexdigest()[:40]
-
-
-def token_hash(access_token: str) -> str:
-    """The digest stored in `AccessToken.hash`, to find a token (e.g. to revoke it) without comparing secrets."""
-    return hashlib.sha256(access_token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -133,50 +130,63 @@ class StoreReader:
         return _token_from([value if p is None else p(value) for p, value in zip(self._processors, row, strict=True)])
 
 
-class ProcessCache:
-    """The in-process layer: tokens by (application_name, session_id), plus one renewal lock per key."""
+class _KeyLock:
+    """A renewal lock; weakly referenced by its table, so the table keeps only the locks someone holds or waits on."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.reader = StoreReader(engine)
+    __slots__ = ("__weakref__", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+class ProcessCache:
+    """The in-process layer of one store: tokens by (application_name, session_id), plus one renewal lock per key.
+
+    Stored tokens deleted through this process's sessions (a revoked token, a deleted client or registration, a
+    client whose credentials changed) leave it at once: see `_forget_deleted_token`.
+    """
+
+    def __init__(self) -> None:
+        self._reader: StoreReader | None = None
         self.entries: dict[tuple[str, str], Entry] = {}
-        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], _KeyLock] = weakref.WeakValueDictionary()
         self._guard = threading.Lock()
 
-    def lock(self, key: tuple[str, str]) -> threading.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            with self._guard:
-                lock = self._locks.setdefault(key, threading.Lock())
-        return lock
+    def reader(self, engine: Engine) -> StoreReader:
+        """The store's compiled token read (made at first use: compiling needs the engine's dialect)."""
+        if self._reader is None:
+            self._reader = StoreReader(engine)
+        return self._reader
 
-    def evict_token(self, application_name: str, access_token: str) -> None:
-        """Forget every entry of the application holding that token (after revocation)."""
-        for key, entry in list(self.entries.items()):
-            if key[0] == application_name and entry.token.access_token == access_token:
-                self.entries.pop(key, None)
+    @contextmanager
+    def lock(self, key: tuple[str, str]) -> Iterator[None]:
+        """Hold the renewal lock of `key` (one renewing thread per key in this process)."""
+        with self._guard:
+            held = self._locks.get(key)
+            if held is None:
+                held = self._locks[key] = _KeyLock()
+        with held.lock:
+            yield
 
-    def clear(self, application_name: str | None = None) -> None:
+    def forget(self, application_name: str, session_id: str | None = None) -> None:
+        """Drop the entry of that key, or every entry of the application."""
         for key in list(self.entries):
-            if application_name is None or key[0] == application_name:
+            if key[0] == application_name and session_id in (None, key[1]):
                 self.entries.pop(key, None)
 
-
-_process_caches: weakref.WeakKeyDictionary[Engine, ProcessCache] = weakref.WeakKeyDictionary()
-_process_caches_lock = threading.Lock()
-
-
-def process_cache(engine: Engine) -> ProcessCache:
-    """The in-process layer shared by every agent of this process on that engine."""
-    with _process_caches_lock:
-        cache = _process_caches.get(engine)
-        if cache is None:
-            cache = _process_caches[engine] = ProcessCache(engine)
-        return cache
+    def clear(self) -> None:
+        self.entries.clear()
 
 
-def engine_of(session: Session) -> Engine:
-    bind = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
+def process_cache(engine: Engine | Connection) -> ProcessCache:
+    """The in-process layer shared by every agent of this process on that engine's store."""
+    return state_of(engine).get(ProcessCache)
+
+
+@event.listens_for(AccessToken, "after_delete")
+def _forget_deleted_token(mapper: object, connection: Connection, target: AccessToken) -> None:
+    """A stored token deleted through an ORM session of this process is never handed out again by this process."""
+    process_cache(connection.engine).forget(target.application_name, target.session_id)
 
 
 def load(session: Session, application_name: str, key: str) -> Token | None:
@@ -208,14 +218,6 @@ def save(session: Session, application_name: str, key: str, token: Token, resour
     session.flush()
 
 
-def delete_token(session: Session, application_name: str, access_token: str) -> int:
-    """Remove the stored rows of the application holding that token; the number removed."""
-    statement = delete(AccessToken).where(
-        AccessToken.application_name == application_name, AccessToken.hash == token_hash(access_token)
-    )
-    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
-
-
 @contextmanager
 def locked_session(store: Store, application_name: str) -> Iterator[Session]:
     """A transaction holding the application's renewal lock until it ends (committed on success).
@@ -229,9 +231,5 @@ def locked_session(store: Store, application_name: str) -> Iterator[Session]:
             connection.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True})
         with Session(connection, expire_on_commit=False) as session, session.begin():
             if not sqlite:
-                session.execute(
-                    select(Client.application_name)
-                    .where(Client.application_name == application_name)
-                    .with_for_update(key_share=True)
-                )
+                lock_row(session, Client.application_name, application_name)
             yield session

@@ -1,22 +1,44 @@
-"""Token, introspection and revocation requests and responses (RFC 6749 §4.4/§5, RFC 7662, RFC 7009), pure.
+"""Token, introspection and revocation requests and responses (RFC 6749 §4.4/§5, RFC 7662, RFC 7009).
 
-Building a request and processing a response are functions of plain values, apart from the HTTP call that the
-agent makes through `transport`, as oauth4webapi splits them.
+Building a request and processing a response are pure functions of plain values; `post_authenticated`,
+`introspect_token` and `revoke_token` add the one HTTP call, as oauth4webapi splits them. `ClientConfig` is the
+snapshot of a client definition those calls need (the models layer makes it from the stored columns).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._client_auth import ClientIdentity, authenticate
 from ._errors import OAuthServerError, ProtocolError
-from ._transport import HttpResponse
+from ._transport import HttpResponse, TlsSettings, Transport
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Where a client's token requests go, from its server definition."""
+
+    issuer: str
+    token_endpoint: str
+    introspection_endpoint: str | None = None
+    revocation_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """A snapshot of a client definition: everything a token request needs, as plain values."""
+
+    application_name: str
+    identity: ClientIdentity
+    endpoints: Endpoints
+    tls: TlsSettings
+    default_scope: str | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -64,14 +86,6 @@ def build_client_credentials_form(scope: str | None, resources: Sequence[str]) -
     return form
 
 
-def _json_object(response: HttpResponse) -> dict[str, Any] | None:
-    try:
-        value = json.loads(response.body)
-    except ValueError:
-        return None
-    return value if isinstance(value, dict) else None
-
-
 def raise_for_error(response: HttpResponse) -> None:
     """Raise the RFC 6749 §5.2 error of a 4xx answer, or a ProtocolError for any other unexpected status.
 
@@ -81,7 +95,7 @@ def raise_for_error(response: HttpResponse) -> None:
     """
     if response.status_code == 200:
         return
-    body = _json_object(response)
+    body = response.json_object()
     if body is not None and isinstance(body.get("error"), str):
         description = body.get("error_description")
         uri = body.get("error_uri")
@@ -109,7 +123,7 @@ def process_token_response(
         ProtocolError: the answer is not a valid token response.
     """
     raise_for_error(response)
-    body = _json_object(response)
+    body = response.json_object()
     if body is None:
         raise ProtocolError(response.url, "the token response is not a JSON object", response.status_code)
     access_token = body.get("access_token")
@@ -138,7 +152,7 @@ def process_introspection_response(response: HttpResponse) -> dict[str, Any]:
         ProtocolError: the answer is not an introspection response.
     """
     raise_for_error(response)
-    body = _json_object(response)
+    body = response.json_object()
     if body is None or not isinstance(body.get("active"), bool):
         raise ProtocolError(response.url, "not an introspection response (no boolean 'active')", 200)
     return body
@@ -156,3 +170,44 @@ def process_revocation_response(response: HttpResponse) -> None:
 
 def utc_from_timestamp(seconds: float) -> datetime:
     return datetime.fromtimestamp(seconds, UTC)
+
+
+def post_authenticated(
+    transport: Transport, config: ClientConfig, url: str, form: list[tuple[str, str]], now: float
+) -> HttpResponse:
+    """POST `form` to `url`, authenticated as the client by its token_endpoint_auth_method.
+
+    Raises:
+        KeyMaterialError: the client lacks the secret or key its method needs.
+        TransportError, ProtocolError, InsecureEndpointError.
+    """
+    credentials = authenticate(config.identity, now)
+    return transport.post_form(url, [*form, *credentials.form.items()], headers=credentials.headers)
+
+
+def introspect_token(config: ClientConfig, transport: Transport, token: str, now: float) -> dict[str, Any]:
+    """RFC 7662 introspection of `token`, authenticated as the client.
+
+    Raises:
+        ProtocolError: the server has no introspection endpoint, or answered out of spec.
+        OAuthServerError, TransportError.
+    """
+    url = config.endpoints.introspection_endpoint
+    if not url:
+        raise ProtocolError(config.endpoints.issuer, "the server definition has no introspection_endpoint")
+    form = [("token", token), ("token_type_hint", "access_token")]
+    return process_introspection_response(post_authenticated(transport, config, url, form, now))
+
+
+def revoke_token(config: ClientConfig, transport: Transport, token: str, now: float) -> None:
+    """RFC 7009 revocation of `token`, authenticated as the client.
+
+    Raises:
+        ProtocolError: the server has no revocation endpoint, or answered out of spec.
+        OAuthServerError, TransportError.
+    """
+    url = config.endpoints.revocation_endpoint
+    if not url:
+        raise ProtocolError(config.endpoints.issuer, "the server definition has no revocation_endpoint")
+    form = [("token", token), ("token_type_hint", "access_token")]
+    process_revocation_response(post_authenticated(transport, config, url, form, now))

@@ -86,6 +86,22 @@ class HttpResponse:
     headers: Mapping[str, str]
     body: bytes = field(repr=False)
 
+    def json_object(self) -> dict[str, Any] | None:
+        """The body as a JSON object; None for anything else (not JSON, another JSON value, nested too deeply)."""
+        try:
+            value = _json_value(self.body)
+        except ValueError:
+            return None
+        return value if isinstance(value, dict) else None
+
+
+def _json_value(body: bytes) -> Any:
+    """The JSON value of a body; ValueError when it is not JSON (or nested deeper than the parser's recursion)."""
+    try:
+        return json.loads(body)
+    except RecursionError as exc:
+        raise ValueError("JSON nested too deeply") from exc
+
 
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and localhost."""
@@ -358,7 +374,7 @@ def parse_json_object(response: HttpResponse, *, expected_status: int = 200) -> 
     if response.status_code != expected_status:
         raise ProtocolError(response.url, f"expected HTTP {expected_status}", response.status_code)
     try:
-        value = json.loads(response.body)
+        value = _json_value(response.body)
     except ValueError as exc:
         raise ProtocolError(response.url, "the body is not JSON", response.status_code) from exc
     if not isinstance(value, dict):

@@ -365,3 +365,45 @@ def test_a_disabled_ssl_configuration_is_refused(agents: Store) -> None:
         client.ssl_configuration = "off"
     with pytest.raises(ValidationError, match="disabled"):
         AgentClient(agents, "client_secret_basic")
+
+
+def test_a_deleted_client_recreated_with_other_credentials_never_gets_the_old_token(agents: Store) -> None:
+    old = AgentClient(agents, "client_secret_basic").get_access_token()
+    with agents.session() as session:
+        Client.DeleteId(session, "client_secret_basic")
+    with agents.session() as session:
+        server = session.scalars(select(ServerDefinition)).one()
+        add_client(session, server, "client_secret_post", application_name="client_secret_basic")
+    agent = AgentClient(agents, "client_secret_basic")
+    token = agent.get_access_token()
+    assert token != old
+    assert agent.introspect(token)["client_id"] == CLIENT_IDS["client_secret_post"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"client_id": CLIENT_IDS["client_secret_post"]},
+        {"token_endpoint_auth_method": "client_secret_post"},
+        {"enabled": False},
+    ],
+)
+def test_a_changed_definition_drops_its_cached_token_in_this_process(agents: Store, change: dict[str, Any]) -> None:
+    agent = AgentClient(agents, "client_secret_basic")
+    old = agent.get_access_token()
+    with agents.session() as session:
+        client = Client.Open(session, "client_secret_basic")
+        assert client is not None
+        for name, value in change.items():
+            target = client.client_metadata if name == "token_endpoint_auth_method" else client
+            setattr(target, name, value)
+    with agents.session() as session:
+        assert (
+            session.scalars(select(AccessToken).where(AccessToken.application_name == "client_secret_basic")).all()
+            == []
+        )
+    if change.get("enabled") is False:
+        with pytest.raises(ClientNotUsableError, match="disabled"):
+            agent.get_access_token()
+        return
+    assert agent.get_access_token() != old

@@ -20,6 +20,7 @@ from oauth2store import (
     AccessToken,
     AgentClient,
     Client,
+    ClientMetadata,
     ClientNotUsableError,
     InsecureEndpointError,
     KeyMaterialError,
@@ -497,12 +498,18 @@ def test_build_request_signing_alg_jwks_uri_and_update() -> None:
     assert "jwks" not in build_registration_request({}, jwks={"keys": []})
 
 
+def process(response: HttpResponse, **options: Any) -> RegistrationResponse:
+    """process_registration_response with the rules of the stored client metadata members."""
+    rules = {name: rules for name, (_key, rules) in ClientMetadata.property_rules().items()}
+    return process_registration_response(response, rules, **options)
+
+
 def _response(status: int, body: Any) -> HttpResponse:
     return HttpResponse("https://as.example.com/reg", status, {}, json.dumps(body).encode())
 
 
 def test_process_response_checks_and_merges_known_members() -> None:
-    answer = process_registration_response(_response(201, {
+    answer = process(_response(201, {
         "client_id": "c1", "client_secret": "s3cr3t", "client_id_issued_at": 5, "client_secret_expires_at": 0,
         "registration_access_token": "t0k3n", "registration_client_uri": "https://as.example.com/reg/c1",
         "client_name": "svc", "contacts": [], "software_id": "unknown members are ignored", "jwks": {},
@@ -513,15 +520,15 @@ def test_process_response_checks_and_merges_known_members() -> None:
     assert isinstance(answer, RegistrationResponse) and answer.client_secret == "s3cr3t"
 
     with pytest.raises(ProtocolError, match="client_id: must stay 'c1'"):
-        process_registration_response(_response(200, {"client_id": "c2"}), client_id="c1")
+        process(_response(200, {"client_id": "c2"}), client_id="c1")
     with pytest.raises(ProtocolError, match="client_secret_expires_at: must be a non-negative integer"):
-        process_registration_response(_response(201, {"client_id": "c", "client_secret_expires_at": "never"}))
+        process(_response(201, {"client_id": "c", "client_secret_expires_at": "never"}))
     with pytest.raises(ProtocolError, match="default_max_age") as caught:
-        process_registration_response(_response(201, {"client_id": "c", "default_max_age": "1h",
+        process(_response(201, {"client_id": "c", "default_max_age": "1h",
                                                        "registration_access_token": 7}))  # fmt: skip
     assert "registration_access_token" in str(caught.value)
     with pytest.raises(RegistrationError) as refused:
-        process_registration_response(_response(400, {"error": "invalid_software_statement",
+        process(_response(400, {"error": "invalid_software_statement",
                                                        "error_description": "expired"}))  # fmt: skip
     assert refused.value.error == "invalid_software_statement" and refused.value.error_description == "expired"
     challenge = HttpResponse(
@@ -531,5 +538,5 @@ def test_process_response_checks_and_merges_known_members() -> None:
         b"",
     )
     with pytest.raises(RegistrationError) as unauthorized:
-        process_registration_response(challenge)
+        process(challenge)
     assert (unauthorized.value.error, unauthorized.value.error_description) == ("invalid_token", "gone")

@@ -6,6 +6,7 @@ since the name must hold every client's name and JWT access tokens are often lon
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,11 @@ from .base import Base, UTCDateTime, Validated, iris_property
 
 if TYPE_CHECKING:
     from .client import Client
+
+
+def token_hash(access_token: str) -> str:
+    """The digest stored in `AccessToken.hash`, to find a token (e.g. to revoke it) without comparing secrets."""
+    return hashlib.sha256(access_token.encode()).hexdigest()
 
 
 class AccessToken(Validated, Base):
@@ -33,9 +39,13 @@ class AccessToken(Validated, Base):
     id: Mapped[int] = mapped_column("ID", primary_key=True, autoincrement=True)
     #: IRIS `ApplicationName`: the client that obtained the token.
     application_name: Mapped[str] = iris_property(
-        "ApplicationName", Kind.STRING, ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
-        required=True, minlen=1, maxlen=128,
-    )  # fmt: skip
+        "ApplicationName",
+        Kind.STRING,
+        ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
+        required=True,
+        minlen=1,
+        maxlen=128,
+    )
     #: IRIS `SessionId`: a session's id, or a fixed id for tokens a service holds for itself.
     session_id: Mapped[str] = iris_property("SessionId", required=True, minlen=1, maxlen=256)
     #: IRIS `AccessToken`. Secret.
@@ -84,6 +94,19 @@ class AccessToken(Validated, Base):
         if self.expires is None:
             return False
         return self.expires <= (now or datetime.now(UTC)) + leeway
+
+    @classmethod
+    def delete_token(cls, session: Session, application_name: str, access_token: str) -> int:
+        """Delete the client's stored rows holding `access_token` (after it was revoked); the number deleted.
+
+        Rows are deleted through the session, one by one, so that the token cache of this process hears of each.
+        """
+        statement = select(cls).where(cls.application_name == application_name, cls.hash == token_hash(access_token))
+        rows = list(session.scalars(statement))
+        for row in rows:
+            session.delete(row)
+        session.flush()
+        return len(rows)
 
     @classmethod
     def OpenForSession(cls, session: Session, application_name: str, session_id: str) -> AccessToken | None:

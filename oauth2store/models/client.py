@@ -31,6 +31,7 @@ from .. import _jwk as jwk
 from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
 from .._pem import load_certificates
 from .._queries import ListQuery
+from .._tokens import introspect_token, revoke_token
 from .._types import (
     AUTHENTICATION_TYPE_TO_METHOD,
     METHOD_TO_AUTHENTICATION_TYPE,
@@ -43,6 +44,8 @@ from .._types import (
     TokenEndpointAuthMethod,
 )
 from .._validation import VALUELIST, Kind
+from ._client_config import client_config
+from ._registration import delete_registration, read_registration, register_client, update_registration
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
@@ -64,6 +67,21 @@ _ENCRYPTED_RESPONSE_MEMBERS = (
     "userinfo_encrypted_response_alg",
     "access_token_encrypted_response_alg",
 )
+
+
+#: What a token request is made with: a change to any of them drops the client's stored tokens.
+_TOKEN_REQUEST_PROPERTIES = (
+    "client_id",
+    "client_secret",
+    "client_credentials",
+    "client_password",
+    "enabled",
+    "server_definition_id",
+    "server_definition",
+    "ssl_configuration",
+    "_jwt_audience",
+)
+_TOKEN_REQUEST_METADATA = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
 
 
 class _Deprecated:
@@ -399,6 +417,21 @@ class Client(Validated, Base):
         else:
             session.execute(statement.with_for_update())
 
+    def before_save(self, session: Session) -> None:
+        super().before_save(session)
+        if inspect(self).persistent and self._token_definition_changed():
+            # A stored token belongs to the definition that obtained it: never hand it out for another one.
+            for token in list(self.access_tokens):
+                session.delete(token)
+
+    def _token_definition_changed(self) -> bool:
+        """True when a property a token request depends on has changed since the client was loaded."""
+        changed = [inspect(self).attrs[name].history.has_changes() for name in _TOKEN_REQUEST_PROPERTIES]
+        metadata = self.client_metadata
+        if metadata is not None and inspect(metadata).persistent:
+            changed += [inspect(metadata).attrs[name].history.has_changes() for name in _TOKEN_REQUEST_METADATA]
+        return any(changed)
+
     def normalize(self) -> None:
         super().normalize()
         if self.client_metadata is not None:
@@ -458,26 +491,21 @@ class Client(Validated, Base):
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from .._agent import client_config, introspect_token
-
         session = self._session()
-        config = client_config(session, self)
         transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
-        return introspect_token(config, transport, token, time.time())
+        return introspect_token(client_config(session, self), transport, token, time.time())
 
     def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
-        """RFC 7009 revocation of `token`, which also leaves the token cache (IRIS RevokeToken).
+        """RFC 7009 revocation of `token`; its stored rows are deleted, so no cache hands it out again (IRIS
+        RevokeToken).
 
         Raises:
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
-        from .._agent import client_config, forget_token, revoke_token
-
         session = self._session()
-        config = client_config(session, self)
         transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
-        revoke_token(config, transport, token, time.time())
-        forget_token(session, self.application_name, token)
+        revoke_token(client_config(session, self), transport, token, time.time())
+        AccessToken.delete_token(session, self.application_name, token)
 
     def RefreshJWKS(
         self, force: bool = False, save: bool = True, *, allow_insecure_http: bool = False, now: float | None = None
@@ -528,28 +556,20 @@ class Client(Validated, Base):
 
         Stores client_id, client_secret, the registration access token and URI and the metadata as the server
         accepted it, all or nothing; returns the server's answer without its secrets.
-        See `oauth2store._registration.register_client` for the request and the errors.
+        See `oauth2store.models._registration.register_client` for the request and the errors.
         """
-        from .._registration import register_client
-
         return register_client(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def read_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Read the registration back (RFC 7592 §2.1; IRIS ReadClient) and store the server's view of it."""
-        from .._registration import read_registration
-
         return read_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def update_registration(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Send the stored metadata (and the current public keys) to the server (RFC 7592 §2.2; IRIS UpdateClient)."""
-        from .._registration import update_registration
-
         return update_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def delete_registration(self, *, allow_insecure_http: bool = False) -> None:
         """Delete the registration at the server (RFC 7592 §2.3) and clear it here, ready to register again."""
-        from .._registration import delete_registration
-
         delete_registration(self._session(), self, allow_insecure_http=allow_insecure_http)
 
     def _session(self) -> Session:

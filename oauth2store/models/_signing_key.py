@@ -11,29 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from . import _jwk as jwk
-from ._errors import KeyMaterialError
-from ._lru import LRUCache
-from ._pem import load_certificates, load_private_key
-from .models.client import Client
-from .models.client_key import active_key
+from .. import _jwk as jwk
+from .._client_auth import SigningKey
+from .._errors import KeyMaterialError
+from .._lru import LRUCache
+from .._pem import load_certificates, load_private_key
+from .client_key import active_key
+
+if TYPE_CHECKING:
+    from .client import Client
 
 #: How many parsed keys the process keeps.
 CACHE_SIZE = 256
 DEFAULT_SIGNING_ALGORITHM = "RS256"
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """What a client assertion is signed with: the JWS header's `kid` and `alg` (and `x5c` for a certificate)."""
-
-    kid: str
-    alg: str
-    private_key: jwk.PrivateKey = field(repr=False)
-    x5c: tuple[str, ...] | None = None
 
 
 #: Parsed private keys by a digest of their material: (key, kid, x5c).

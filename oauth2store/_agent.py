@@ -44,6 +44,7 @@ from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, Transport
 from .models._client_config import client_config
 from .models.access_token import AccessToken
 from .models.client import Client
+from .models.server_definition import ServerDefinition
 from .models.ssl_configuration import transport_for
 
 Resource = str | Sequence[str] | None
@@ -209,8 +210,6 @@ class AgentClient:
         Raises:
             DiscoveryError, TransportError, InsecureEndpointError.
         """
-        from ._discovery import discover
-
         with self.store.session() as session:
             client = Client.Open(session, self.application_name)
             if client is None:
@@ -226,7 +225,7 @@ class AgentClient:
                 sleep=self.sleep,
                 clock=self.clock,
             )
-            discover(session, server.issuer_endpoint, transport=transport)
+            ServerDefinition.discover(session, server.issuer_endpoint, transport=transport)
             config = client_config(session, client)
         self._use(config)
         return config.endpoints

@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 from oauth2store import DiscoveryError, InsecureEndpointError, ServerDefinition, ServerMetadata, Store
 from oauth2store._discovery import discovery_urls, parse_metadata
 
+MEMBERS = ServerMetadata.member_kinds()
+
 
 def document(issuer: str, **changes: Any) -> dict[str, Any]:
     values: dict[str, Any] = {
@@ -42,20 +44,20 @@ def test_discovery_urls_for_issuers_with_and_without_path() -> None:
 
 def test_wrong_issuer_is_refused() -> None:
     with pytest.raises(DiscoveryError, match=r"RFC 8414 §3.3") as caught:
-        parse_metadata("https://a.example", document("https://a.example/"), "u")
+        parse_metadata("https://a.example", document("https://a.example/"), "u", MEMBERS)
     assert caught.value.issuer == "https://a.example"
 
 
 def test_missing_token_endpoint_is_refused() -> None:
     with pytest.raises(DiscoveryError, match="token_endpoint"):
-        parse_metadata("https://a.example", document("https://a.example", token_endpoint=None), "u")
+        parse_metadata("https://a.example", document("https://a.example", token_endpoint=None), "u", MEMBERS)
 
 
 def test_unknown_members_ignored_ill_shaped_ones_warned(caplog: pytest.LogCaptureFixture) -> None:
     doc = document("https://a.example", scopes_supported="openid", x_vendor={"a": 1},
                    request_parameter_supported="yes", service_documentation=42)  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="oauth2store._discovery"):
-        metadata = parse_metadata("https://a.example", doc, "u")
+        metadata = parse_metadata("https://a.example", doc, "u", MEMBERS)
     assert "x_vendor" not in metadata.values
     assert set(metadata.ignored) == {"scopes_supported", "request_parameter_supported", "service_documentation"}
     assert metadata.values["token_endpoint"] == "https://a.example/token"

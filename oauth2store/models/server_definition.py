@@ -13,13 +13,15 @@ from urllib.parse import urlsplit
 from sqlalchemy import BigInteger, ForeignKey, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
+from .._discovery import Metadata, fetch_metadata
 from .._errors import DuplicateError, InUseError, NotFoundError, Problem
+from .._jwks import refresh_server_jwks
 from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
 from .._validation import Kind
 from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
 from .server_metadata import ServerMetadata
-from .ssl_configuration import SSLConfiguration, transport_for
+from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
@@ -145,18 +147,39 @@ class ServerDefinition(Validated, Base):
         transport: Transport | None = None,
         allow_insecure_http: bool = False,
     ) -> ServerDefinition:
-        """Fetch `issuer`'s discovery document and store it on its definition, created if needed (IRIS `Discover`).
+        """Fetch `issuer`'s discovery document and its JWKS and store both on its definition (IRIS `Discover`).
+
+        The definition is the one whose issuer is exactly `issuer`, else a new one using `ssl_configuration`
+        ("default" unless given); the fetch uses that TLS configuration unless a `transport` is given.
 
         Raises:
             DiscoveryError: the document was refused (not JSON, another issuer, no token endpoint); nothing stored.
-            TransportError, InsecureEndpointError, NotFoundError.
+            JWKSError: the server's JWKS cannot be used; nothing stored.
+            TransportError, InsecureEndpointError, NotFoundError (unknown SSL configuration), ValidationError.
         """
-        from .._discovery import discover
+        server = cls.OpenByIssuer(session, issuer)
+        name = ssl_configuration or (server.ssl_configuration if server is not None else DEFAULT_SSL_CONFIGURATION)
+        if transport is None:
+            transport = transport_for(session, name, allow_insecure_http=allow_insecure_http)
+        metadata = fetch_metadata(issuer, transport, ServerMetadata.member_kinds())
+        with session.begin_nested():
+            if server is None:
+                server = cls(issuer_endpoint=issuer, ssl_configuration=name)
+                session.add(server)
+            elif ssl_configuration:
+                server.ssl_configuration = ssl_configuration
+            server._apply_metadata(metadata)
+            if server.server_metadata.jwks_uri:
+                # IRIS's Discover refreshes the JWKS in the same transaction: a definition is stored with its keys.
+                refresh_server_jwks(server, force=True, transport=transport)
+            session.flush()
+        return server
 
-        return discover(
-            session, issuer, ssl_configuration=ssl_configuration, transport=transport,
-            allow_insecure_http=allow_insecure_http,
-        )  # fmt: skip
+    def _apply_metadata(self, metadata: Metadata) -> None:
+        """Replace the stored metadata with the discovered members (members not in the document become empty)."""
+        for name, (key, _rules) in ServerMetadata.property_rules().items():
+            setattr(self.server_metadata, key, metadata.values.get(name))
+        self.is_discovery = True
 
     def RefreshJWKS(
         self, force: bool = False, save: bool = True, *, allow_insecure_http: bool = False, now: float | None = None
@@ -170,8 +193,6 @@ class ServerDefinition(Validated, Base):
         Raises:
             JWKSError, TransportError, ProtocolError, InsecureEndpointError: the cached JWKS is left as it was.
         """
-        from .._jwks import refresh_server_jwks
-
         session = object_session(self)
         if session is None:
             raise RuntimeError(f"ServerDefinition {self.issuer_endpoint!r} is not in a session (load it first)")

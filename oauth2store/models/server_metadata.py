@@ -19,28 +19,6 @@ from .base import Base, Validated, iris_property
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition
 
-URI_MEMBERS = (
-    "issuer", "authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri",
-    "registration_endpoint", "introspection_endpoint", "revocation_endpoint", "end_session_endpoint",
-    "service_documentation", "op_policy_uri", "op_tos_uri",
-)  # fmt: skip
-LIST_MEMBERS = (
-    "scopes_supported", "response_types_supported", "response_modes_supported", "grant_types_supported",
-    "acr_values_supported", "subject_types_supported", "id_token_signing_alg_values_supported",
-    "id_token_encryption_alg_values_supported", "id_token_encryption_enc_values_supported",
-    "userinfo_signing_alg_values_supported", "userinfo_encryption_alg_values_supported",
-    "userinfo_encryption_enc_values_supported", "request_object_signing_alg_values_supported",
-    "request_object_encryption_alg_values_supported", "request_object_encryption_enc_values_supported",
-    "token_endpoint_auth_methods_supported", "token_endpoint_auth_signing_alg_values_supported",
-    "display_values_supported", "claim_types_supported", "claims_supported", "claims_locales_supported",
-    "ui_locales_supported", "code_challenge_methods_supported", "access_token_signing_alg_values_supported",
-    "access_token_encryption_alg_values_supported", "access_token_encryption_enc_values_supported",
-)  # fmt: skip
-FLAG_MEMBERS = (
-    "claims_parameter_supported", "request_parameter_supported", "request_uri_parameter_supported",
-    "require_request_uri_registration", "frontchannel_logout_supported", "frontchannel_logout_session_supported",
-)  # fmt: skip
-
 
 def _uri(name: str) -> Any:
     return iris_property(name, Kind.URI)
@@ -144,7 +122,14 @@ class ServerMetadata(Validated, Base):
             raise ValidationError(self.kind, None, [Problem("server_definition", "is required", 5659)])
         self.server_definition.before_save(session)
 
+    @classmethod
+    def member_kinds(cls) -> dict[str, Kind]:
+        """Every member's RFC name and kind (URL, list or flag): what discovery may store."""
+        return {name: rules.kind for name, (_key, rules) in cls.property_rules().items()}
+
     def to_dict(self) -> dict[str, Any]:
         """The members that have a value, as a discovery document would carry them."""
-        members = URI_MEMBERS + LIST_MEMBERS + FLAG_MEMBERS
-        return {name: value for name in members if (value := getattr(self, name)) not in (None, "", [])}
+        members = self.property_rules()
+        return {
+            name: value for name, (key, _r) in members.items() if (value := getattr(self, key)) not in (None, "", [])
+        }

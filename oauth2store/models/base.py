@@ -136,15 +136,28 @@ def missing_reference(session: Session, field: str, model: type[Validated], key:
     return [Problem(field, f"no {model.kind} named {key!r} is stored")]
 
 
-def referencing(session: Session, key: object, references: Iterable[tuple[Any, Any]]) -> list[str]:
+def mapped_class(name: str) -> type[Any]:
+    """The model class named `name`, found as `relationship("Client")` finds it: by name, when it is used.
+
+    Models that refer to each other (a server definition and its clients) name each other this way instead of
+    importing each other.
+    """
+    for mapper in Base.registry.mappers:
+        if mapper.class_.__name__ == name:
+            return mapper.class_
+    raise LookupError(f"no mapped class {name!r}")
+
+
+def referencing(session: Session, key: object, references: Iterable[tuple[str, str, str]]) -> list[str]:
     """Labels of the stored objects whose reference column equals `key`, for a refused delete's message.
 
-    `references` pairs each referring model's label column with its reference column.
+    `references` names, for each referring model, its class, its label attribute and its reference attribute.
     """
     users: list[str] = []
-    for label, column in references:
-        kind = label.class_.kind
-        users += [f"{kind} {value}" for value in session.scalars(select(label).where(column == key).order_by(label))]
+    for class_name, label_name, column_name in references:
+        model = mapped_class(class_name)
+        label, column = getattr(model, label_name), getattr(model, column_name)
+        users += [f"{model.kind} {v}" for v in session.scalars(select(label).where(column == key).order_by(label))]
     return users
 
 

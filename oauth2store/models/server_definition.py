@@ -19,7 +19,7 @@ from .._jwks import refresh_server_jwks
 from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
 from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
+from .base import Base, UTCDateTime, Validated, iris_property, mapped_class, missing_reference, referencing
 from .server_metadata import ServerMetadata
 from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
@@ -121,9 +121,7 @@ class ServerDefinition(Validated, Base):
             raise DuplicateError(self.kind, self.issuer_endpoint, "issuer_endpoint")
 
     def before_delete(self, session: Session) -> None:
-        from .client import Client
-
-        users = referencing(session, self.id, [(Client.application_name, Client.server_definition_id)])
+        users = referencing(session, self.id, [("Client", "application_name", "server_definition_id")])
         if users:
             raise InUseError(self.kind, self.issuer_endpoint, users)
 
@@ -220,11 +218,10 @@ class ServerDefinition(Validated, Base):
     @classmethod
     def List(cls, session: Session) -> ListQuery:
         """Rows of (id, issuer_endpoint, client_count), ordered by id (IRIS query `List`)."""
-        from .client import Client
-
+        client = mapped_class("Client")
         statement = (
-            select(cls.id, cls.issuer_endpoint, func.count(Client.application_name).label("client_count"))
-            .outerjoin(Client, Client.server_definition_id == cls.id)
+            select(cls.id, cls.issuer_endpoint, func.count(client.application_name).label("client_count"))
+            .outerjoin(client, client.server_definition_id == cls.id)
             .group_by(cls.id, cls.issuer_endpoint)
         )
         return ListQuery(session, statement, cls.id)

@@ -56,15 +56,12 @@ class SSLConfiguration(Validated, Base):
         return found
 
     def before_delete(self, session: Session) -> None:
-        from .client import Client
-        from .server_definition import ServerDefinition
-
         users = referencing(
             session,
             self.name,
             [
-                (Client.application_name, Client.ssl_configuration),
-                (ServerDefinition.issuer_endpoint, ServerDefinition.ssl_configuration),
+                ("Client", "application_name", "ssl_configuration"),
+                ("ServerDefinition", "issuer_endpoint", "ssl_configuration"),
             ],
         )
         if users:

@@ -35,15 +35,12 @@ class X509Credentials(Validated, Base):
         )
 
     def before_delete(self, session: Session) -> None:
-        from .client import Client
-        from .server_definition import ServerDefinition
-
         users = referencing(
             session,
             self.alias,
             [
-                (Client.application_name, Client.client_credentials),
-                (ServerDefinition.issuer_endpoint, ServerDefinition.server_credentials),
+                ("Client", "application_name", "client_credentials"),
+                ("ServerDefinition", "issuer_endpoint", "server_credentials"),
             ],
         )
         if users:

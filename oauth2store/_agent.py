@@ -133,8 +133,10 @@ class AgentClient:
 
     def get_token(self, scope: str | Sequence[str] | None = None, *, resource: Resource = None) -> Token:
         """Like `get_access_token`, with the token's type, expiry and granted scope."""
-        memo = (scope if scope is None or isinstance(scope, str) else tuple(scope),
-                resource if resource is None or isinstance(resource, str) else tuple(resource))  # fmt: skip
+        memo = (
+            scope if scope is None or isinstance(scope, str) else tuple(scope),
+            resource if resource is None or isinstance(resource, str) else tuple(resource),
+        )
         known = self._keys.get(memo)
         if known is None:
             known = self._key(scope, resource)

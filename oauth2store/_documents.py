@@ -37,6 +37,13 @@ _DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_al
 #: Stored by reference, written by the document's own structure.
 _STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
 
+#: The top-level members of an export document.
+_DOCUMENT_MEMBERS = frozenset(
+    {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers", "clients"}
+)
+#: The members of one client key pair in a document.
+_KEY_MEMBERS = frozenset({"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from", "retention"})
+
 
 def properties(obj: Validated, *, include_secrets: bool) -> dict[str, Any]:
     """The IRIS properties of `obj` that have a value, by Python name; secrets only when asked for."""
@@ -171,8 +178,7 @@ def import_document(
     collector = _Collector()
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValidationError("document", None, [Problem("format", f"must be {FORMAT!r}")])
-    unknown = set(document) - {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers",
-                               "clients"}  # fmt: skip
+    unknown = set(document) - _DOCUMENT_MEMBERS
     collector.add("", [Problem(name, "is not a section of the document") for name in sorted(unknown)])
     report = ImportReport()
     touched: list[tuple[str, Validated]] = []
@@ -305,8 +311,7 @@ def _key_values(item: object, where: str, collector: _Collector) -> dict[str, An
         collector.add("", [Problem(where, "must be an object")])
         return None
     problems: list[Problem] = []
-    unknown = sorted(set(item) - {"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from",
-                                  "retention"})  # fmt: skip
+    unknown = sorted(set(item) - _KEY_MEMBERS)
     problems += [Problem(name, "is not a property of ClientKey") for name in unknown]
     times: dict[str, datetime] = {}
     for name in ("created", "active_from"):

@@ -322,8 +322,9 @@ class Transport:
                 raise ProtocolError(current, "redirect without a Location", response.status_code)
             target = urljoin(current, location)
             if method != "GET" or _origin(target) != _origin(current):
-                raise ProtocolError(current, "redirect refused (only same-origin GET redirects are followed)",
-                                    response.status_code)  # fmt: skip
+                raise ProtocolError(
+                    current, "redirect refused (only same-origin GET redirects are followed)", response.status_code
+                )
             current = target
         raise ProtocolError(url, f"more than {MAX_REDIRECTS} redirects")
 
@@ -335,9 +336,15 @@ class Transport:
         form = data if data is None or isinstance(data, Mapping) else list(data)
         try:
             with self.session.request(
-                method, url, data=form, json=json_body, headers=all_headers, timeout=self.timeout,
-                allow_redirects=False, stream=True,
-            ) as response:  # fmt: skip
+                method,
+                url,
+                data=form,
+                json=json_body,
+                headers=all_headers,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+            ) as response:
                 return HttpResponse(
                     url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
                 )
@@ -359,8 +366,7 @@ class Transport:
         for chunk in response.iter_content(64 * 1024):
             size += len(chunk)
             if size > self.max_response_bytes:
-                raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes",
-                                    response.status_code)  # fmt: skip
+                raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes", response.status_code)
             chunks.append(chunk)
         return b"".join(chunks)
 

@@ -95,8 +95,7 @@ def _request_body(client: Client, *, client_id: str | None = None) -> dict[str, 
             "private_key_jwt needs a public key to register: call RotateKeys() first, or set client_metadata.jwks_uri",
         )
     redirect = client.redirection_endpoint.url if client.redirection_endpoint is not None else None
-    return build_registration_request(metadata_members(metadata), redirect_uri=redirect, jwks=jwks,
-                                      client_id=client_id)  # fmt: skip
+    return build_registration_request(metadata_members(metadata), redirect_uri=redirect, jwks=jwks, client_id=client_id)
 
 
 def _store(session: Session, client: Client, answer: RegistrationResponse, *, fresh: bool) -> None:
@@ -150,15 +149,24 @@ def register_client(
     server = client.server_definition
     endpoint = server.server_metadata.registration_endpoint if server.server_metadata is not None else None
     if not endpoint:
-        raise _invalid(client, "server_definition.server_metadata.registration_endpoint",
-                       f"is not set: server {server.issuer_endpoint!r} does not offer dynamic registration "
-                       "(discover it again, or register the client by hand)", NO_REGISTRATION_ENDPOINT)  # fmt: skip
+        raise _invalid(
+            client,
+            "server_definition.server_metadata.registration_endpoint",
+            f"is not set: server {server.issuer_endpoint!r} does not offer dynamic registration "
+            "(discover it again, or register the client by hand)",
+            NO_REGISTRATION_ENDPOINT,
+        )
     if client.client_id:
-        raise _invalid(client, "client_id", "is already set: the client is registered (use update_registration(), "
-                       "or delete_registration() and register again)")  # fmt: skip
+        raise _invalid(
+            client,
+            "client_id",
+            "is already set: the client is registered (use update_registration(), "
+            "or delete_registration() and register again)",
+        )
     body = _request_body(client)
-    transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session,
-                           retry=_CREATE_RETRY)  # fmt: skip
+    transport = _transport(
+        session, client, allow_insecure_http=allow_insecure_http, http_session=http_session, retry=_CREATE_RETRY
+    )
     token = server.initial_access_token
     response = transport.request("POST", endpoint, json_body=body, headers=bearer(token) if token else None)
     answer = process_registration_response(response, _member_rules(), expected=(201, 200))
@@ -175,9 +183,12 @@ def _management(client: Client) -> tuple[str, str, str]:
     metadata = client.client_metadata
     uri, token = metadata.registration_client_uri, metadata.registration_access_token
     if not uri or not token or not client.client_id:
-        missing = "client_metadata.registration_client_uri" if not uri else (
-            "client_metadata.registration_access_token" if not token else "client_id"
-        )  # fmt: skip
+        needed = {
+            "client_metadata.registration_client_uri": uri,
+            "client_metadata.registration_access_token": token,
+            "client_id": client.client_id,
+        }
+        missing = next(name for name, value in needed.items() if not value)
         raise _invalid(client, missing, "is not set: the client is not dynamically registered (call register())")
     return uri, token, client.client_id
 

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
-from typing import Any, overload
+from typing import Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
@@ -33,7 +32,6 @@ from .._pem import load_certificates
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
 from .._types import (
-    AUTHENTICATION_TYPE_TO_METHOD,
     METHOD_TO_AUTHENTICATION_TYPE,
     REDIRECT_GRANT_TYPES,
     AuthenticationType,
@@ -43,8 +41,9 @@ from .._types import (
     DeprecatedSigningAlgorithm,
     TokenEndpointAuthMethod,
 )
-from .._validation import VALUELIST, Kind
+from .._validation import Kind
 from ._client_config import client_config
+from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
 from ._registration import delete_registration, read_registration, register_client, update_registration
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
@@ -82,86 +81,6 @@ _TOKEN_REQUEST_PROPERTIES = (
     "_jwt_audience",
 )
 _TOKEN_REQUEST_METADATA = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
-
-
-class _Deprecated:
-    """A deprecated IRIS property that reads and writes through to the client metadata that replaced it.
-
-    The metadata value wins; the IRIS column keeps the nearest deprecated value for SQL readers (synced on save).
-    """
-
-    def __init__(
-        self,
-        column_key: str,
-        replacement: str,
-        valuelist: tuple[str, ...],
-        read: Callable[[ClientMetadata], str | None],
-        write: Callable[[ClientMetadata, str | None], None],
-    ) -> None:
-        self.column_key = column_key
-        self.replacement = replacement
-        self.valuelist = valuelist
-        self.read = read
-        self.write = write
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def _warn(self) -> None:
-        warnings.warn(
-            f"Client.{self.name} is deprecated (as in IRIS): use client_metadata.{self.replacement}",
-            DeprecationWarning,
-            stacklevel=3,
-        )
-
-    @overload
-    def __get__(self, instance: None, owner: type) -> _Deprecated: ...
-    @overload
-    def __get__(self, instance: Client, owner: type) -> str | None: ...
-    def __get__(self, instance: Client | None, owner: type) -> _Deprecated | str | None:
-        if instance is None:
-            return self
-        self._warn()
-        return self.current(instance)
-
-    def __set__(self, instance: Client, value: str | None) -> None:
-        self._warn()
-        value = value or None
-        if value is not None and value not in self.valuelist:
-            allowed = ", ".join(self.valuelist)
-            problem = Problem(self.name, f"must be one of {allowed} (got {value!r})", VALUELIST)
-            raise ValidationError(instance.kind, instance.application_name, [problem])
-        self.write(instance.client_metadata, value)
-        setattr(instance, self.column_key, value)
-
-    def current(self, client: Client) -> str | None:
-        """The deprecated value the metadata implies; None when it has no deprecated equivalent."""
-        value = self.read(client.client_metadata) if client.client_metadata is not None else None
-        return value if value in self.valuelist else None
-
-
-def _set_method(metadata: ClientMetadata, value: str | None) -> None:
-    metadata.token_endpoint_auth_method = AUTHENTICATION_TYPE_TO_METHOD[value] if value else None
-
-
-def _set_signing(metadata: ClientMetadata, value: str | None) -> None:
-    metadata.token_endpoint_auth_signing_alg = value
-    metadata.request_object_signing_alg = value
-
-
-_ENCRYPTED = ("id_token", "userinfo", "access_token")
-
-
-def _set_key_algorithm(metadata: ClientMetadata, value: str | None) -> None:
-    for member in _ENCRYPTED:
-        setattr(metadata, f"{member}_encrypted_response_alg", value)
-    metadata.request_object_encryption_alg = value
-
-
-def _set_encryption(metadata: ClientMetadata, value: str | None) -> None:
-    for member in _ENCRYPTED:
-        setattr(metadata, f"{member}_encrypted_response_enc", value)
-    metadata.request_object_encryption_enc = value
 
 
 class Client(Validated, Base):
@@ -202,9 +121,14 @@ class Client(Validated, Base):
     jwt_interval: Mapped[int] = iris_property("JWTInterval", Kind.INTEGER, required=True, minval=1, initial=60)
     #: IRIS `SSLConfiguration`: the TLS configuration for requests to the authorization server.
     ssl_configuration: Mapped[str] = iris_property(
-        "SSLConfiguration", Kind.STRING, ForeignKey("OAuth2_SSLConfiguration.Name"),
-        required=True, minlen=1, maxlen=64, initial="default",
-    )  # fmt: skip
+        "SSLConfiguration",
+        Kind.STRING,
+        ForeignKey("OAuth2_SSLConfiguration.Name"),
+        required=True,
+        minlen=1,
+        maxlen=64,
+        initial="default",
+    )
     #: IRIS `ServerDefinition` (its ID): the authorization server this client uses.
     server_definition_id: Mapped[int] = mapped_column(
         "ServerDefinition", ForeignKey("OAuth2_ServerDefinition.ID", ondelete="RESTRICT"), index=True
@@ -228,9 +152,12 @@ class Client(Validated, Base):
     access_tokens: Mapped[list[AccessToken]] = relationship(back_populates="client", cascade="all, delete-orphan")
     #: The client's own key pairs (IRIS's private and public JWKS), written by RotateKeys; deleted with the client.
     keys: Mapped[list[ClientKey]] = relationship(
-        back_populates="client", cascade="all, delete-orphan", passive_deletes=True, lazy="selectin",
+        back_populates="client",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        lazy="selectin",
         order_by=ClientKey.id,
-    )  # fmt: skip
+    )
     #: The X509Credentials that `client_credentials` names (read-only; set `client_credentials` to change it).
     x509_credentials: Mapped[X509Credentials | None] = relationship(lazy="joined", viewonly=True)
 
@@ -246,25 +173,37 @@ class Client(Validated, Base):
     _key_algorithm: Mapped[str | None] = iris_property("KeyAlgorithm", valuelist=tuple(DeprecatedKeyAlgorithm))
 
     #: Deprecated IRIS `AuthenticationType`: basic <-> client_secret_basic, body <-> client_secret_post, ...
-    authentication_type = _Deprecated(
-        "_authentication_type", "token_endpoint_auth_method", tuple(AuthenticationType),
-        lambda m: METHOD_TO_AUTHENTICATION_TYPE.get(m.token_endpoint_auth_method or ""), _set_method,
-    )  # fmt: skip
+    authentication_type = Deprecated(
+        "_authentication_type",
+        "token_endpoint_auth_method",
+        tuple(AuthenticationType),
+        lambda m: METHOD_TO_AUTHENTICATION_TYPE.get(m.token_endpoint_auth_method or ""),
+        set_method,
+    )
     #: Deprecated IRIS `SigningAlgorithm` <-> token_endpoint_auth_signing_alg (and request_object_signing_alg).
-    signing_algorithm = _Deprecated(
-        "_signing_algorithm", "token_endpoint_auth_signing_alg", tuple(DeprecatedSigningAlgorithm),
-        lambda m: m.token_endpoint_auth_signing_alg, _set_signing,
-    )  # fmt: skip
+    signing_algorithm = Deprecated(
+        "_signing_algorithm",
+        "token_endpoint_auth_signing_alg",
+        tuple(DeprecatedSigningAlgorithm),
+        lambda m: m.token_endpoint_auth_signing_alg,
+        set_signing,
+    )
     #: Deprecated IRIS `EncryptionAlgorithm` <-> the *_encrypted_response_enc members.
-    encryption_algorithm = _Deprecated(
-        "_encryption_algorithm", "id_token_encrypted_response_enc", tuple(DeprecatedEncryptionAlgorithm),
-        lambda m: m.id_token_encrypted_response_enc, _set_encryption,
-    )  # fmt: skip
+    encryption_algorithm = Deprecated(
+        "_encryption_algorithm",
+        "id_token_encrypted_response_enc",
+        tuple(DeprecatedEncryptionAlgorithm),
+        lambda m: m.id_token_encrypted_response_enc,
+        set_encryption,
+    )
     #: Deprecated IRIS `KeyAlgorithm` <-> the *_encrypted_response_alg members.
-    key_algorithm = _Deprecated(
-        "_key_algorithm", "id_token_encrypted_response_alg", tuple(DeprecatedKeyAlgorithm),
-        lambda m: m.id_token_encrypted_response_alg, _set_key_algorithm,
-    )  # fmt: skip
+    key_algorithm = Deprecated(
+        "_key_algorithm",
+        "id_token_encrypted_response_alg",
+        tuple(DeprecatedKeyAlgorithm),
+        lambda m: m.id_token_encrypted_response_alg,
+        set_key_algorithm,
+    )
 
     def __init__(self, **values: Any) -> None:
         # The metadata goes first, so the deprecated properties have somewhere to write.
@@ -287,9 +226,8 @@ class Client(Validated, Base):
         """True while the client has no client_id and its server offers dynamic registration."""
         server = self.server_definition
         return not self.client_id and bool(
-            server is not None and server.server_metadata is not None
-            and server.server_metadata.registration_endpoint
-        )  # fmt: skip
+            server is not None and server.server_metadata is not None and server.server_metadata.registration_endpoint
+        )
 
     @property
     def public_jwks(self) -> dict[str, Any]:
@@ -436,8 +374,12 @@ class Client(Validated, Base):
         super().normalize()
         if self.client_metadata is not None:
             self.client_metadata.normalize()
-            for prop in (Client.authentication_type, Client.signing_algorithm, Client.encryption_algorithm,
-                         Client.key_algorithm):  # fmt: skip
+            for prop in (
+                Client.authentication_type,
+                Client.signing_algorithm,
+                Client.encryption_algorithm,
+                Client.key_algorithm,
+            ):
                 setattr(self, prop.column_key, prop.current(self))
 
     def cross_field_problems(self) -> list[Problem]:
@@ -454,21 +396,25 @@ class Client(Validated, Base):
         needs_secret = metadata.token_endpoint_auth_method not in _NO_SECRET_METHODS
         confidential = self.client_type in (ClientType.CONFIDENTIAL, ClientType.RESOURCE)
         if confidential and needs_secret and not self.client_secret and not pending:
-            found.append(Problem(
-                "client_secret",
-                f"is required for a {self.client_type} client using {metadata.token_endpoint_auth_method}",
-                5659,
-            ))  # fmt: skip
+            found.append(
+                Problem(
+                    "client_secret",
+                    f"is required for a {self.client_type} client using {metadata.token_endpoint_auth_method}",
+                    5659,
+                )
+            )
         endpoint = self.redirection_endpoint
         if endpoint is not None:
             found += endpoint.problems("redirection_endpoint")
         redirected = not metadata.grant_types or bool(REDIRECT_GRANT_TYPES & set(metadata.grant_types))
         if endpoint is None and redirected and self.client_type in (ClientType.PUBLIC, ClientType.CONFIDENTIAL):
-            found.append(Problem(
-                "redirection_endpoint",
-                f"is required for a {self.client_type} client unless its grant_types need no redirect",
-                5659,
-            ))  # fmt: skip
+            found.append(
+                Problem(
+                    "redirection_endpoint",
+                    f"is required for a {self.client_type} client unless its grant_types need no redirect",
+                    5659,
+                )
+            )
         renamed = get_history(self, "application_name").deleted
         if renamed and renamed[0] is not None:
             found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))

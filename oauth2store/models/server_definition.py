@@ -41,9 +41,14 @@ class ServerDefinition(Validated, Base):
     issuer_endpoint: Mapped[str] = iris_property("IssuerEndpoint", Kind.URI, required=True, maxlen=1024, unique=True)
     #: IRIS `SSLConfiguration`: the TLS configuration for discovery, JWKS and registration requests.
     ssl_configuration: Mapped[str] = iris_property(
-        "SSLConfiguration", Kind.STRING, ForeignKey("OAuth2_SSLConfiguration.Name"),
-        required=True, minlen=1, maxlen=64, initial="default",
-    )  # fmt: skip
+        "SSLConfiguration",
+        Kind.STRING,
+        ForeignKey("OAuth2_SSLConfiguration.Name"),
+        required=True,
+        minlen=1,
+        maxlen=64,
+        initial="default",
+    )
     #: IRIS `InitialAccessToken`: bearer token for dynamic registration (RFC 7591 §3). Secret.
     initial_access_token: Mapped[str | None] = iris_property("InitialAccessToken", secret=True)
     #: IRIS `ServerCredentials`: X.509 credentials with the server's certificate, instead of a JWKS.
@@ -95,10 +100,13 @@ class ServerDefinition(Validated, Base):
             REDIRECT_GRANT_TYPES & set(metadata.grant_types_supported)
         )
         if redirect_grants and not metadata.authorization_endpoint:
-            found.append(Problem(
-                "server_metadata.authorization_endpoint",
-                "is required unless grant_types_supported lists no redirect-based grant", 5659,
-            ))  # fmt: skip
+            found.append(
+                Problem(
+                    "server_metadata.authorization_endpoint",
+                    "is required unless grant_types_supported lists no redirect-based grant",
+                    5659,
+                )
+            )
         if metadata.issuer and self.issuer_endpoint and metadata.issuer != self.issuer_endpoint:
             found.append(Problem("server_metadata.issuer", "must equal issuer_endpoint exactly (RFC 8414 §3.3)"))
         return found

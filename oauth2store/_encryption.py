@@ -7,10 +7,10 @@ recipe of `cryptography`, with no nonce for us to manage. The cost is size (a to
 plus ~100 characters), so secret columns are TEXT and MAXLEN rules apply to the plaintext only.
 
 How the key reaches the column type without a global engine: SQLAlchemy gives a type's bind and result processing
-the engine's `Dialect`, and every `create_engine` makes its own dialect. `register_key(engine, key)` maps that
+the engine's `Dialect`, and every `create_engine` makes its own dialect. `register_store_key(engine, key)` maps that
 dialect to a cipher (a weak mapping, written once per engine, read without locks), so two stores with different
 keys in one process never mix. An engine without a registered key falls back to `$OAUTH2STORE_KEY`; the Store
-registers its key itself, an application's own engine calls `register_key` (or sets the variable).
+registers its key itself, an application's own engine calls `register_store_key` (or sets the variable).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import Dialect, Engine, Text
 from sqlalchemy.types import TypeDecorator
 
-from ._errors import SecretKeyError
+from ._errors import StoreKeyError
 
 #: Environment variable holding the key when the Store is given none.
 KEY_VARIABLE = "OAUTH2STORE_KEY"
@@ -32,7 +32,7 @@ KEY_VARIABLE = "OAUTH2STORE_KEY"
 KEY_CHECK_PLAINTEXT = "oauth2store key check v1"
 
 
-def generate_key() -> str:
+def generate_store_key() -> str:
     """A new random key (32 bytes, url-safe base64), e.g. for `OAUTH2STORE_KEY`."""
     return Fernet.generate_key().decode("ascii")
 
@@ -44,8 +44,8 @@ class SecretCipher:
         try:
             self._fernet = Fernet(key.strip() if isinstance(key, bytes) else key.strip().encode("ascii"))
         except (ValueError, TypeError, UnicodeEncodeError):
-            raise SecretKeyError(
-                "the oauth2store key is not a valid key (32 url-safe base64-encoded bytes, see generate_key())"
+            raise StoreKeyError(
+                "the oauth2store key is not a valid key (32 url-safe base64-encoded bytes, see generate_store_key())"
             ) from None
 
     def __repr__(self) -> str:
@@ -55,11 +55,11 @@ class SecretCipher:
         return self._fernet.encrypt(plaintext.encode("utf-8")).decode("ascii")
 
     def decrypt(self, token: str, where: str = "a secret") -> str:
-        """The plaintext of `token`; SecretKeyError when this key did not encrypt it (or it is not a token)."""
+        """The plaintext of `token`; StoreKeyError when this key did not encrypt it (or it is not a token)."""
         try:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except (InvalidToken, UnicodeError):
-            raise SecretKeyError(
+            raise StoreKeyError(
                 f"cannot decrypt {where}: the database was encrypted with another key (or the value is not encrypted)"
             ) from None
 
@@ -69,7 +69,7 @@ _registry_lock = threading.Lock()
 _from_environment: tuple[str, SecretCipher] | None = None
 
 
-def register_key(engine: Engine, key: str | bytes | SecretCipher, *, check: bool = True) -> SecretCipher:
+def register_store_key(engine: Engine, key: str | bytes | SecretCipher, *, check: bool = True) -> SecretCipher:
     """Use `key` for the secret columns of every statement run through `engine` (and its execution_options copies).
 
     Call it for an engine your application created itself, before using oauth2store's models with it; without
@@ -77,7 +77,7 @@ def register_key(engine: Engine, key: str | bytes | SecretCipher, *, check: bool
     query), so a wrong key is refused before anything is written with it. A Store calls it for its own engine.
 
     Raises:
-        SecretKeyError: the key is malformed, or (with `check`) not the key the database's secrets were written with.
+        StoreKeyError: the key is malformed, or (with `check`) not the key the database's secrets were written with.
     """
     cipher = key if isinstance(key, SecretCipher) else SecretCipher(key)
     if check:
@@ -88,7 +88,7 @@ def register_key(engine: Engine, key: str | bytes | SecretCipher, *, check: bool
 
 
 def check_key(engine: Engine, cipher: SecretCipher) -> None:
-    """Raise SecretKeyError unless `cipher` opens the database's key check (a database without one passes)."""
+    """Raise StoreKeyError unless `cipher` opens the database's key check (a database without one passes)."""
     from sqlalchemy import inspect, select
 
     from .models.key_check import key_check
@@ -102,13 +102,13 @@ def check_key(engine: Engine, cipher: SecretCipher) -> None:
 
 
 def verify(cipher: SecretCipher, verifier: str) -> None:
-    """Raise SecretKeyError unless `verifier` is the key check encrypted with `cipher`'s key."""
+    """Raise StoreKeyError unless `verifier` is the key check encrypted with `cipher`'s key."""
     try:
         plaintext = cipher.decrypt(verifier, "the key check")
-    except SecretKeyError:
+    except StoreKeyError:
         plaintext = None
     if plaintext != KEY_CHECK_PLAINTEXT:
-        raise SecretKeyError(
+        raise StoreKeyError(
             "wrong oauth2store key: the database's secrets were encrypted with another key "
             "(check Store(key=...), $OAUTH2STORE_KEY or the key file)"
         )
@@ -136,10 +136,10 @@ def environment_cipher() -> SecretCipher | None:
     return cipher
 
 
-def missing_key() -> SecretKeyError:
-    return SecretKeyError(
+def missing_key() -> StoreKeyError:
+    return StoreKeyError(
         f"no oauth2store key: pass Store(url, key=...), set ${KEY_VARIABLE}, "
-        "or call oauth2store.register_key(engine, key) for your own engine"
+        "or call oauth2store.register_store_key(engine, key) for your own engine"
     )
 
 
@@ -171,7 +171,7 @@ class EncryptedText(TypeDecorator[str]):
         return require_cipher(dialect).decrypt(value)
 
     def process_literal_param(self, value: str | None, dialect: Dialect) -> str:
-        raise SecretKeyError("secret values are never rendered into SQL text")
+        raise StoreKeyError("secret values are never rendered into SQL text")
 
 
 def key_file_for(database: str) -> Path:
@@ -214,7 +214,7 @@ def load_or_create_key_file(path: Path) -> str:
         return read_key_file(path)
     except FileNotFoundError:
         pass
-    key = generate_key()
+    key = generate_store_key()
     try:
         write_key_file(path, key)
     except FileExistsError:

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from . import _encryption as encryption
 from . import _migrations as migrations
-from ._errors import SchemaVersionError, SecretKeyError
+from ._errors import SchemaVersionError, StoreKeyError
 from .models import Base, key_check
 
 #: Environment variable naming the database when no URL is given.
@@ -90,9 +90,9 @@ class Store:
     def __init__(self, url: str | URL | None = None, *, key: str | bytes | None = None, **engine_options: Any) -> None:
         """Open (not create) the database at `url`.
 
-        `key` encrypts the stored secrets (see `oauth2store.generate_key()`); without it `$OAUTH2STORE_KEY` is
+        `key` encrypts the stored secrets (see `oauth2store.generate_store_key()`); without it `$OAUTH2STORE_KEY` is
         used, else for a SQLite file the key file `<database>.key` (created at first use), else for an in-memory
-        SQLite database a random key for the process. PostgreSQL without a key refuses sessions (SecretKeyError).
+        SQLite database a random key for the process. PostgreSQL without a key refuses sessions (StoreKeyError).
         """
         self.url = make_url(url if url is not None else default_url())
         if _is_file_sqlite(self.url):
@@ -117,10 +117,10 @@ class Store:
         elif _is_file_sqlite(self.url):
             self.key_file = encryption.key_file_for(str(self.url.database))
         elif self.url.get_backend_name() == "sqlite":
-            self._use_cipher(encryption.SecretCipher(encryption.generate_key()))
+            self._use_cipher(encryption.SecretCipher(encryption.generate_store_key()))
 
     def _use_cipher(self, cipher: encryption.SecretCipher) -> None:
-        self._cipher = encryption.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
+        self._cipher = encryption.register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -145,7 +145,7 @@ class Store:
 
         Raises:
             SchemaVersionError: the database is not at this version's schema (run `upgrade()`).
-            SecretKeyError: no key is configured, or it is not the key the database's secrets were written with.
+            StoreKeyError: no key is configured, or it is not the key the database's secrets were written with.
         """
         if not self._schema_checked:
             self.check_schema()
@@ -161,7 +161,7 @@ class Store:
             if self._cipher is None and self.key_file is not None:
                 if not self.key_file.exists() and self._stored_verifier() is not None:
                     # Never replace a lost key with a new one: the stored secrets need the old key back.
-                    raise SecretKeyError(
+                    raise StoreKeyError(
                         f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
                         "with the key it held: restore it (or pass that key to Store)"
                     )
@@ -187,7 +187,7 @@ class Store:
         settled here: whichever of the two keys the database holds wins.
 
         Raises:
-            SecretKeyError: no key is configured, or it is not the database's key.
+            StoreKeyError: no key is configured, or it is not the database's key.
         """
         if self.key_file is not None and self._staged_key_file().exists():
             self._settle_staged_key_file()
@@ -220,9 +220,9 @@ class Store:
         staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged))
         try:
             if verifier is None:
-                raise SecretKeyError("no key check")
+                raise StoreKeyError("no key check")
             encryption.verify(staged_cipher, verifier)
-        except SecretKeyError:
+        except StoreKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
         encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
@@ -239,7 +239,7 @@ class Store:
         restarted with the new key.
 
         Raises:
-            SecretKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
+            StoreKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
         """
         new_cipher = encryption.SecretCipher(new_key)
         self.check_key()
@@ -260,7 +260,7 @@ class Store:
                     locked = locked.with_for_update()
                 verifier = connection.scalar(locked)
                 if verifier is None:
-                    raise SecretKeyError("the database has no key check; open a session first")
+                    raise StoreKeyError("the database has no key check; open a session first")
                 encryption.verify(old_cipher, verifier)
                 for secret_table, key_columns, secret_columns in _secret_columns():
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)

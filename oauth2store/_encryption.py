@@ -89,14 +89,10 @@ def register_store_key(engine: Engine, key: str | bytes | SecretCipher, *, check
 
 def check_key(engine: Engine, cipher: SecretCipher) -> None:
     """Raise StoreKeyError unless `cipher` opens the database's key check (a database without one passes)."""
-    from sqlalchemy import inspect, select
-
-    from .models.key_check import key_check
+    from .models.key_check import read_key_check  # the models import this module
 
     with engine.connect() as connection:
-        if not inspect(connection).has_table(key_check.name):
-            return
-        verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+        verifier = read_key_check(connection)
     if verifier is not None:
         verify(cipher, verifier)
 

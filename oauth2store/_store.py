@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, inspect, make_url, select, table, update
+from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, make_url, select, table, update
 from sqlalchemy import column as sql_column
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -27,7 +27,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from . import _encryption as encryption
 from . import _migrations as migrations
 from ._errors import SchemaVersionError, StoreKeyError
-from .models import Base, key_check
+from .models import Base
+from .models.key_check import KEY_CHECK_ID, has_key_check_table, key_check, read_key_check
 
 #: Environment variable naming the database when no URL is given.
 URL_VARIABLE = "OAUTH2STORE_URL"
@@ -171,10 +172,7 @@ class Store:
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
-            if not inspect(connection).has_table(key_check.name):
-                return None
-            verifier: str | None = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
-            return verifier
+            return read_key_check(connection)
 
     def _staged_key_file(self) -> Path:
         assert self.key_file is not None
@@ -200,15 +198,20 @@ class Store:
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+                verifier = read_key_check(connection)
+                if verifier is None and not has_key_check_table(connection):
+                    # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
+                    raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
                 if verifier is None:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(ID=1, Verifier=cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
+                                key_check.insert().values(
+                                    ID=KEY_CHECK_ID, Verifier=cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT)
+                                )
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
-                        verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+                        verifier = read_key_check(connection)
         if verifier is not None:
             encryption.verify(cipher, verifier)
         self._key_checked = True
@@ -255,10 +258,7 @@ class Store:
         committing = False
         try:
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                locked = select(key_check.c.Verifier).where(key_check.c.ID == 1)
-                if connection.dialect.name != "sqlite":
-                    locked = locked.with_for_update()
-                verifier = connection.scalar(locked)
+                verifier = read_key_check(connection, lock=True)
                 if verifier is None:
                     raise StoreKeyError("the database has no key check; open a session first")
                 encryption.verify(old_cipher, verifier)
@@ -266,7 +266,7 @@ class Store:
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
                 connection.execute(
                     update(key_check)
-                    .where(key_check.c.ID == 1)
+                    .where(key_check.c.ID == KEY_CHECK_ID)
                     .values(Verifier=new_cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
                 )
                 committing = True

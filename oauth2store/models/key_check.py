@@ -1,20 +1,44 @@
-"""The key check: one row holding a known text encrypted with the store's key.
+"""The key check: one row holding a known text encrypted with the store key.
 
 The Store reads it before the first session, so a wrong key is refused before anything is written with it (a
-database must never hold secrets under two keys), and `rekey` re-encrypts it with the secrets.
+database must never hold secrets under two keys), and `rekey` re-encrypts it with the secrets. Every reader goes
+through `read_key_check`, so "no key check yet" and "no key-check table" (a database below revision 0002) mean the
+same everywhere.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Integer, Table, Text
+from sqlalchemy import Column, Connection, Integer, Table, Text, inspect, select
 
 from .base import Base
 
-#: ID is always 1; Verifier is a Fernet token of oauth2store._encryption.KEY_CHECK_PLAINTEXT (raw, not EncryptedText:
-#: the Store decrypts it itself, to tell "wrong key" from "no key").
+#: The ID of the one row.
+KEY_CHECK_ID = 1
+
+#: Verifier is the store key's encryption of oauth2store._encryption.KEY_CHECK_PLAINTEXT (raw Text, not
+#: EncryptedText: the Store decrypts it itself, to tell "wrong key" from "no key").
 key_check = Table(
     "OAuth2_KeyCheck",
     Base.metadata,
     Column("ID", Integer, primary_key=True, autoincrement=False),
     Column("Verifier", Text, nullable=False),
 )
+
+
+def has_key_check_table(connection: Connection) -> bool:
+    return inspect(connection).has_table(key_check.name)
+
+
+def read_key_check(connection: Connection, *, lock: bool = False) -> str | None:
+    """The database's key check, or None when it has none yet (or no key-check table at all).
+
+    `lock` also locks the row until the transaction ends (FOR UPDATE; SQLite has no row locks, its writers
+    serialize on the database), for a rekey that must not race another.
+    """
+    if not has_key_check_table(connection):
+        return None
+    statement = select(key_check.c.Verifier).where(key_check.c.ID == KEY_CHECK_ID)
+    if lock and connection.dialect.name != "sqlite":
+        statement = statement.with_for_update()
+    verifier: str | None = connection.scalar(statement)
+    return verifier

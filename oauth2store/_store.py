@@ -206,9 +206,7 @@ class Store:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(
-                                    ID=KEY_CHECK_ID, Verifier=cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT)
-                                )
+                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=encryption.seal_key_check(cipher))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
                         verifier = read_key_check(connection)
@@ -267,7 +265,7 @@ class Store:
                 connection.execute(
                     update(key_check)
                     .where(key_check.c.ID == KEY_CHECK_ID)
-                    .values(Verifier=new_cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
+                    .values(Verifier=encryption.seal_key_check(new_cipher))
                 )
                 committing = True
         except BaseException:
@@ -355,14 +353,16 @@ def _reencrypt(
     old: encryption.SecretCipher,
     new: encryption.SecretCipher,
 ) -> None:
-    """Decrypt with `old` and encrypt with `new` every value of the columns, read raw (without EncryptedText)."""
+    """Open with `old` and seal with `new` every value of the columns, bound to the same rows, read raw."""
     raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
     for row in connection.execute(select(raw)).mappings().all():
-        values = {
-            name: new.encrypt(old.decrypt(row[name], f"{mapped.name}.{name}"))
-            for name in secret_columns
-            if row[name] is not None
-        }
+        key = encryption.row_key(row[name] for name in key_columns)
+        assert key is not None  # a stored row has its whole primary key
+        values = {}
+        for name in secret_columns:
+            if row[name] is not None:
+                binding = encryption.Binding(mapped.name, name, key)
+                values[name] = new.seal(old.unseal(row[name], binding), binding)
         if values:
             condition = [raw.c[name] == row[name] for name in key_columns]
             connection.execute(update(raw).where(*condition).values(**values))

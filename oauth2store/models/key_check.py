@@ -10,18 +10,19 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Connection, Integer, Table, Text, inspect, select
 
+from .._encryption import KEY_CHECK
 from .base import Base
 
 #: The ID of the one row.
-KEY_CHECK_ID = 1
+KEY_CHECK_ID = KEY_CHECK.key[0]
 
-#: Verifier is the store key's encryption of oauth2store._encryption.KEY_CHECK_PLAINTEXT (raw Text, not
+#: Verifier is oauth2store._encryption.KEY_CHECK_PLAINTEXT sealed with the store key to this row (raw Text, not
 #: EncryptedText: the Store decrypts it itself, to tell "wrong key" from "no key").
 key_check = Table(
-    "OAuth2_KeyCheck",
+    KEY_CHECK.table,
     Base.metadata,
     Column("ID", Integer, primary_key=True, autoincrement=False),
-    Column("Verifier", Text, nullable=False),
+    Column(KEY_CHECK.column, Text, nullable=False),
 )
 
 

@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import errno
 import json
 import os
+import stat
 import threading
 import weakref
 from collections.abc import Iterable, Sequence
@@ -480,10 +482,9 @@ def seal_secret_columns(base: type) -> None:
     event.listen(base, "refresh", _unseal_refreshed, propagate=True, raw=True)
 
 
-def key_file_for(database: str) -> Path:
+def key_file_for(database: Path) -> Path:
     """Where the key of a SQLite database file lives when no key is configured: beside it, `<database>.key`."""
-    path = Path(database).expanduser()
-    return path.with_name(path.name + ".key")
+    return database.with_name(database.name + ".key")
 
 
 def write_key_file(path: Path, key: str) -> None:
@@ -510,8 +511,53 @@ def replace_key_file(path: Path, staged: Path) -> None:
     sync_directory(path.parent)
 
 
-def read_key_file(path: Path) -> str:
-    return path.read_text(encoding="ascii").strip()
+def read_key_file(path: Path, *, check: bool = True) -> str:
+    """The key in `path`; with `check`, only from a private file of this user's (see check_key_file)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise _symlink_refused(path) from None
+        raise
+    with os.fdopen(descriptor, encoding="ascii") as handle:
+        if check:
+            _check_key_file_status(path, os.fstat(handle.fileno()))
+        return handle.read().strip()
+
+
+def check_key_file(path: Path) -> None:
+    """Refuse a key file others could read or replace, as ssh refuses such private keys.
+
+    Raises:
+        StoreKeyError: naming the fix: it is a symbolic link, not this user's, or readable or writable by others.
+    """
+    status = path.lstat()
+    if stat.S_ISLNK(status.st_mode):
+        raise _symlink_refused(path)
+    _check_key_file_status(path, status)
+
+
+def _check_key_file_status(path: Path, status: os.stat_result) -> None:
+    if not hasattr(os, "geteuid"):
+        return  # no POSIX owner and mode bits to check
+    if not stat.S_ISREG(status.st_mode):
+        raise StoreKeyError(f"the key file {path} is not a regular file")
+    user = os.geteuid()
+    if status.st_uid != user:
+        raise StoreKeyError(
+            f"the key file {path} is owned by user id {status.st_uid}, not by this user ({user}): "
+            f"chown {user} {path}, or run as its owner"
+        )
+    if status.st_mode & 0o077:
+        raise StoreKeyError(
+            f"the key file {path} is open to other users (mode {stat.S_IMODE(status.st_mode):04o}): chmod 600 {path}"
+        )
+
+
+def _symlink_refused(path: Path) -> StoreKeyError:
+    return StoreKeyError(
+        f"the key file {path} is a symbolic link, which could point anywhere: replace it with the file itself"
+    )
 
 
 def load_or_create_key_file(path: Path) -> str:

@@ -16,10 +16,12 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, make_url, select, table, update
+from sqlalchemy import URL, Connection, Dialect, Engine, Table, create_engine, event, make_url, select, table, update
 from sqlalchemy import column as sql_column
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,12 +49,65 @@ def default_url() -> str:
     return f"sqlite:///{data_home / 'oauth2store' / 'oauth2store.db'}"
 
 
-def _is_file_sqlite(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+@dataclass(frozen=True)
+class SQLiteFile:
+    """The file behind a SQLite URL, as the driver opens it."""
+
+    path: Path
+    #: The URL opens it read-only (`mode=ro`, `immutable=1`).
+    read_only: bool
+    #: SQLite creates it when it is missing (no `mode`, or `mode=rwc`).
+    created_if_missing: bool
 
 
-def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+def sqlite_file(url: URL) -> SQLiteFile | None:
+    """The database file of a SQLite URL, plain (`sqlite:///path`) or URI form (`sqlite:///file:path?mode=ro&uri=true`);
+    None for other backends and in-memory databases."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    options = {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
+    if _true(options.get("uri")) and database.startswith("file:"):
+        parts = urlsplit(database)  # SQLite URI filenames: file:[//[localhost]]path[?options][#...]
+        options.update(parse_qsl(parts.query))
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or path in ("", ":memory:") or options.get("mode") == "memory":
+            return None
+        mode = options.get("mode")
+        return SQLiteFile(
+            Path(os.path.abspath(path)),
+            read_only=mode == "ro" or _true(options.get("immutable")),
+            created_if_missing=mode in (None, "rwc"),
+        )
+    if database in ("", ":memory:"):
+        return None
+    return SQLiteFile(Path(os.path.abspath(database)), read_only=False, created_if_missing=True)  # as pysqlite opens it
+
+
+def _true(value: str | None) -> bool:
+    """A SQLite URI boolean (and pysqlite's `uri=true`)."""
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
+
+
+def _create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists: SQLite then opens it as a new database, and gives its
+    -wal, -shm and journal files the same mode (whatever the umask)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
+def _configure_sqlite(engine: Engine, file: SQLiteFile | None) -> None:
     """Connection settings for SQLite, on this engine only (never on the Engine class of the host application)."""
+    wal = file is not None and not file.read_only
+
+    if file is not None and file.created_if_missing:
+
+        @event.listens_for(engine, "do_connect")
+        def _before_connect(dialect: Dialect, connection_record: object, cargs: object, cparams: object) -> None:
+            _create_private_file(file.path)  # the secrets are encrypted, the names and endpoints are not
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: object) -> None:
@@ -96,11 +151,12 @@ class Store:
         SQLite database a random key for the process. PostgreSQL without a key refuses sessions (StoreKeyError).
         """
         self.url = make_url(url if url is not None else default_url())
-        if _is_file_sqlite(self.url):
-            Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._file = sqlite_file(self.url)
+        if self._file is not None and self._file.created_if_missing:
+            self._file.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(self.url, **engine_options)
         if self.url.get_backend_name() == "sqlite":
-            _configure_sqlite(self.engine, wal=_is_file_sqlite(self.url))
+            _configure_sqlite(self.engine, self._file)
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -115,8 +171,8 @@ class Store:
         configured = key if key is not None else os.environ.get(encryption.KEY_VARIABLE) or None
         if configured is not None:
             self._use_cipher(encryption.SecretCipher(configured))
-        elif _is_file_sqlite(self.url):
-            self.key_file = encryption.key_file_for(str(self.url.database))
+        elif self._file is not None:
+            self.key_file = encryption.key_file_for(self._file.path)
         elif self.url.get_backend_name() == "sqlite":
             self._use_cipher(encryption.SecretCipher(encryption.generate_store_key()))
 
@@ -160,7 +216,7 @@ class Store:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
-                if not self.key_file.exists() and self._stored_verifier() is not None:
+                if not os.path.lexists(self.key_file) and self._stored_verifier() is not None:
                     # Never replace a lost key with a new one: the stored secrets need the old key back.
                     raise StoreKeyError(
                         f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
@@ -218,7 +274,7 @@ class Store:
         assert self.key_file is not None
         staged = self._staged_key_file()
         verifier = self._stored_verifier()
-        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged))
+        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged, check=False))
         try:
             if verifier is None:
                 raise StoreKeyError("no key check")
@@ -226,6 +282,7 @@ class Store:
         except StoreKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
+        encryption.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
         encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
         with self._lock:
             self._cipher = None

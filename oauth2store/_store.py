@@ -13,6 +13,7 @@ stolen .db file); it does not protect them from anyone who can read the key file
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,12 +24,13 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from sqlalchemy import URL, Connection, Dialect, Engine, Table, create_engine, event, make_url, select, table, update
 from sqlalchemy import column as sql_column
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import _encryption as encryption
 from . import _migrations as migrations
-from ._errors import SchemaVersionError, StoreKeyError
+from ._errors import ReadOnlyStoreError, SchemaVersionError, StoreKeyError
 from .models import Base
 from .models.key_check import KEY_CHECK_ID, has_key_check_table, key_check, read_key_check
 
@@ -99,11 +101,21 @@ def _create_private_file(path: Path) -> None:
     os.close(descriptor)
 
 
-def _configure_sqlite(engine: Engine, file: SQLiteFile | None) -> None:
-    """Connection settings for SQLite, on this engine only (never on the Engine class of the host application)."""
-    wal = file is not None and not file.read_only
+def _is_read_only(file: SQLiteFile | None) -> bool:
+    """The URL opens the file read-only, or this process cannot write it (permissions, immutable, read-only mount)."""
+    if file is None:
+        return False
+    return file.read_only or (file.path.exists() and not os.access(file.path, os.W_OK))
 
-    if file is not None and file.created_if_missing:
+
+def _configure_sqlite(engine: Engine, file: SQLiteFile | None, *, read_only: bool) -> None:
+    """Connection settings for SQLite, on this engine only (never on the Engine class of the host application).
+
+    A read-only connection changes nothing: no journal mode (the database keeps its own), no file created.
+    """
+    wal = file is not None and not read_only
+
+    if file is not None and file.created_if_missing and not read_only:
 
         @event.listens_for(engine, "do_connect")
         def _before_connect(dialect: Dialect, connection_record: object, cargs: object, cparams: object) -> None:
@@ -129,6 +141,26 @@ def _configure_sqlite(engine: Engine, file: SQLiteFile | None) -> None:
         immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+            raise ReadOnlyStoreError(_read_only_message(file, error)) from error
+
+
+def _read_only_message(file: SQLiteFile | None, error: sqlite3.Error) -> str:
+    where = f"the database {file.path}" if file is not None else "the database"
+    if getattr(error, "sqlite_errorcode", 0) == sqlite3.SQLITE_READONLY_DIRECTORY:
+        return (
+            f"{where} cannot be opened read-only here: its directory is not writable, so SQLite cannot create the "
+            "-shm file of a WAL database; let this user write the directory, or open it with a URI ending in "
+            "?immutable=1&uri=true if no process writes it"
+        )
+    why = (
+        "opened with mode=ro or immutable=1" if file is not None and file.read_only else "this process cannot write it"
+    )
+    return f"{where} is read-only ({why}): reading works, writing is refused"
+
 
 class Store:
     """A database of client definitions.
@@ -152,11 +184,12 @@ class Store:
         """
         self.url = make_url(url if url is not None else default_url())
         self._file = sqlite_file(self.url)
-        if self._file is not None and self._file.created_if_missing:
+        if self._file is not None and self._file.created_if_missing and not _is_read_only(self._file):
             self._file.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(self.url, **engine_options)
+        self._read_only = _is_read_only(self._file)
         if self.url.get_backend_name() == "sqlite":
-            _configure_sqlite(self.engine, self._file)
+            _configure_sqlite(self.engine, self._file, read_only=self._read_only)
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -222,6 +255,11 @@ class Store:
                         f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
                         "with the key it held: restore it (or pass that key to Store)"
                     )
+                if self._read_only and not os.path.lexists(self.key_file):
+                    raise StoreKeyError(
+                        f"the key file {self.key_file} does not exist, and a read-only store creates none: pass the "
+                        f"key (Store(url, key=...), ${encryption.KEY_VARIABLE}) or open the database writable once"
+                    )
                 self._use_cipher(encryption.SecretCipher(encryption.load_or_create_key_file(self.key_file)))
             return self._cipher
 
@@ -249,7 +287,7 @@ class Store:
         if cipher is None:
             raise encryption.missing_key()
         verifier = self._stored_verifier()
-        if verifier is None:
+        if verifier is None and not self._read_only:  # a read-only store cannot store one (nor write secrets)
             # A write transaction from its first statement: on SQLite a read transaction that later writes fails
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.

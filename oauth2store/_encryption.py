@@ -52,7 +52,9 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import Column, Connection, Dialect, Engine, Text, event, inspect, update
+from sqlalchemy import Column, ColumnClause, Connection, Dialect, Engine, Integer, Text, event, inspect, select, update
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.exc import DontWrapMixin
 from sqlalchemy.orm import InstanceState, Mapper, Session
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
@@ -202,10 +204,33 @@ def register_store_key(engine: Engine, key: str | bytes | SecretCipher, *, check
     return cipher
 
 
+#: The key-check table as its reader needs it (its definition for the schema is oauth2store.models.key_check).
+_key_check_row = sql_table(KEY_CHECK.table, sql_column("ID", Integer), sql_column(KEY_CHECK.column, Text))
+
+
+def has_key_check_table(connection: Connection) -> bool:
+    return inspect(connection).has_table(KEY_CHECK.table)
+
+
+def read_key_check(connection: Connection, *, lock: bool = False) -> str | None:
+    """The database's key check, or None when it has none yet (or no key-check table: below revision 0002).
+
+    The one reader of the key check, so "none yet" and "no table" mean the same to every caller. `lock` also locks
+    the row until the transaction ends (FOR UPDATE; SQLite has no row locks, its writers serialize on the
+    database), for a rekey that must not race another.
+    """
+    if not has_key_check_table(connection):
+        return None
+    row_id: ColumnClause[int] = _key_check_row.c.ID
+    statement = select(_key_check_row.c[KEY_CHECK.column]).where(row_id == KEY_CHECK.key[0])
+    if lock and connection.dialect.name != "sqlite":
+        statement = statement.with_for_update()
+    verifier: str | None = connection.scalar(statement)
+    return verifier
+
+
 def check_key(engine: Engine, cipher: SecretCipher) -> None:
     """Raise StoreKeyError unless `cipher` opens the database's key check (a database without one passes)."""
-    from .models.key_check import read_key_check  # the models import this module
-
     with engine.connect() as connection:
         verifier = read_key_check(connection)
     if verifier is not None:

@@ -32,7 +32,7 @@ from . import _encryption as encryption
 from . import _migrations as migrations
 from ._errors import ReadOnlyStoreError, SchemaVersionError, StoreKeyError
 from .models import Base
-from .models.key_check import KEY_CHECK_ID, has_key_check_table, key_check, read_key_check
+from .models.key_check import KEY_CHECK_ID, key_check
 
 #: Environment variable naming the database when no URL is given.
 URL_VARIABLE = "OAUTH2STORE_URL"
@@ -266,7 +266,7 @@ class Store:
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
-            return read_key_check(connection)
+            return encryption.read_key_check(connection)
 
     def _staged_key_file(self) -> Path:
         assert self.key_file is not None
@@ -292,8 +292,8 @@ class Store:
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = read_key_check(connection)
-                if verifier is None and not has_key_check_table(connection):
+                verifier = encryption.read_key_check(connection)
+                if verifier is None and not encryption.has_key_check_table(connection):
                     # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
                     raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
                 if verifier is None:
@@ -303,7 +303,7 @@ class Store:
                                 key_check.insert().values(ID=KEY_CHECK_ID, Verifier=encryption.seal_key_check(cipher))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
-                        verifier = read_key_check(connection)
+                        verifier = encryption.read_key_check(connection)
         if verifier is not None:
             encryption.verify(cipher, verifier)
         self._key_checked = True
@@ -351,7 +351,7 @@ class Store:
         committing = False
         try:
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = read_key_check(connection, lock=True)
+                verifier = encryption.read_key_check(connection, lock=True)
                 if verifier is None:
                     raise StoreKeyError("the database has no key check; open a session first")
                 encryption.verify(old_cipher, verifier)

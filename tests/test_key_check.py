@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from oauth2store import SchemaVersionError, Store, generate_store_key, register_store_key
+from oauth2store._encryption import read_key_check
 from oauth2store._migrations import head_revision
-from oauth2store.models.key_check import read_key_check
 
 
 def test_unmigrated_database_has_no_key_check_and_names_the_fix(tmp_path: Path) -> None:

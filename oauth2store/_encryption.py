@@ -307,7 +307,7 @@ class Bound(str):
 
     binding: Binding | None
 
-    def __new__(cls, plaintext: str, binding: Binding | None) -> Bound:
+    def __new__(cls, plaintext: str, binding: Binding | None = None) -> Bound:  # default: copy and pickle
         bound = super().__new__(cls, plaintext)
         bound.binding = binding
         return bound

@@ -179,8 +179,10 @@ class Store:
         """Open (not create) the database at `url`.
 
         `key` encrypts the stored secrets (see `oauth2store.generate_store_key()`); without it `$OAUTH2STORE_KEY` is
-        used, else for a SQLite file the key file `<database>.key` (created at first use), else for an in-memory
-        SQLite database a random key for the process. PostgreSQL without a key refuses sessions (StoreKeyError).
+        used, else for a SQLite file the key file `<database>.key` (created at first use, mode 0600), else for an
+        in-memory SQLite database a random key for the process. PostgreSQL without a key refuses sessions
+        (StoreKeyError). A SQLite URL may be URI-form (`sqlite:///file:PATH?mode=ro&uri=true`); opened read-only,
+        or on a file this process cannot write, the store reads and never writes (ReadOnlyStoreError).
         """
         self.url = make_url(url if url is not None else default_url())
         self._file = sqlite_file(self.url)

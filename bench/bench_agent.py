@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from oidc_provider import OidcProvider  # noqa: E402
 
-from oauth2store import AgentClient, Client, ServerDefinition, Skew, Store, generate_key  # noqa: E402
+from oauth2store import AgentClient, Client, ServerDefinition, Skew, Store, generate_store_key  # noqa: E402
 from oauth2store._token_cache import process_cache  # noqa: E402
 
 SECRET = "bench-secret"
@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--skip-flight", action="store_true")
     options = parser.parse_args()
     # The store encrypts tokens; the worker processes of the single-flight run need the same key.
-    os.environ.setdefault("OAUTH2STORE_KEY", generate_key())
+    os.environ.setdefault("OAUTH2STORE_KEY", generate_store_key())
     with (
         tempfile.TemporaryDirectory() as directory,
         OidcProvider(

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose import jwk, jws, jwt
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, ServerDefinition, Store, generate_key
+from oauth2store import Client, ServerDefinition, Store, generate_store_key
 from oauth2store._claims import check_claims
 from oauth2store._signatures import KeySet, verify_signature
 
@@ -42,7 +42,7 @@ def rate(fn: Callable[[], object], seconds: float) -> float:
 
 def stored_client(public_jwk: dict[str, str]) -> tuple[Store, Client]:
     """A client in an in-memory store whose server definition holds the JWKS (no HTTP in the loop)."""
-    store = Store("sqlite://", key=generate_key())
+    store = Store("sqlite://", key=generate_store_key())
     store.upgrade()
     session = Session(store.engine, expire_on_commit=False)
     server = ServerDefinition(issuer_endpoint=ISSUER, public_jwks={"keys": [public_jwk]})

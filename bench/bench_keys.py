@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oauth2store import Client, Endpoint, ServerDefinition, Store, generate_key, signing_key
+from oauth2store import Client, Endpoint, ServerDefinition, Store, generate_store_key, signing_key
 
 
 def per_call(function: Callable[[], object], rounds: int) -> float:
@@ -83,7 +83,7 @@ def main() -> None:
     rounds = parser.parse_args().rounds
     with (
         tempfile.TemporaryDirectory() as directory,
-        Store(f"sqlite:///{directory}/bench.db", key=generate_key()) as store,
+        Store(f"sqlite:///{directory}/bench.db", key=generate_store_key()) as store,
     ):
         store.upgrade()
         with store.session() as db:

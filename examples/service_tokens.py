@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
-from oauth2store import AgentClient, Client, ServerDefinition, Store, generate_key, register_key
+from oauth2store import AgentClient, Client, ServerDefinition, Store, generate_store_key, register_store_key
 
 APPLICATION = "orders-worker"
 PROCESSES, THREADS = 3, 4
@@ -35,7 +35,7 @@ PROCESSES, THREADS = 3, 4
 def define_client(url: str, key: str, issuer: str, client_id: str, client_secret: str) -> None:
     """The application's own code: its engine, its session, its transaction."""
     engine = create_engine(url)
-    register_key(engine, key)  # the secret columns of this engine are encrypted with the application's key
+    register_store_key(engine, key)  # the secret columns of this engine are encrypted with the application's key
     with Session(engine) as session, session.begin():
         server = ServerDefinition.discover(session, issuer)  # fetch and store the server's metadata
         client = Client.Open(session, APPLICATION) or Client(application_name=APPLICATION)
@@ -66,7 +66,7 @@ def main() -> None:
     directory = tempfile.mkdtemp(prefix="oauth2store-example-")
     url = sys.argv[3] if len(sys.argv) == 4 else f"sqlite:///{Path(directory) / 'app.db'}"
     # An application keeps its key in its own configuration (a secret manager, $OAUTH2STORE_KEY, ...).
-    key = os.environ.get("OAUTH2STORE_KEY") or generate_key()
+    key = os.environ.get("OAUTH2STORE_KEY") or generate_store_key()
 
     with Store(url, key=key) as store:
         store.upgrade()  # once, at deployment: the same alembic revisions `oauth2store db upgrade` runs

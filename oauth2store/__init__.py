@@ -1,10 +1,13 @@
 """oauth2store: a durable OAuth 2.0 / OpenID Connect client store, a port of InterSystems IRIS OAuth2.Client."""
 
+import typing
+import warnings
+
 from ._agent import AgentClient as AgentClient
 from ._client_auth import ClientIdentity as ClientIdentity
 from ._client_auth import SigningKey as SigningKey
-from ._encryption import generate_key as generate_key
-from ._encryption import register_key as register_key
+from ._encryption import generate_store_key as generate_store_key
+from ._encryption import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
 from ._errors import DiscoveryError as DiscoveryError
 from ._errors import DuplicateError as DuplicateError
@@ -20,7 +23,7 @@ from ._errors import Problem as Problem
 from ._errors import ProtocolError as ProtocolError
 from ._errors import RegistrationError as RegistrationError
 from ._errors import SchemaVersionError as SchemaVersionError
-from ._errors import SecretKeyError as SecretKeyError
+from ._errors import StoreKeyError as StoreKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
 from ._queries import ListQuery as ListQuery
@@ -82,12 +85,12 @@ __all__ = [
     "RetryPolicy",
     "SSLConfiguration",
     "SchemaVersionError",
-    "SecretKeyError",
     "ServerDefinition",
     "ServerMetadata",
     "SigningKey",
     "Skew",
     "Store",
+    "StoreKeyError",
     "TlsSettings",
     "Token",
     "TokenEndpointAuthMethod",
@@ -96,7 +99,28 @@ __all__ = [
     "ValidationError",
     "X509Credentials",
     "__version__",
-    "generate_key",
-    "register_key",
+    "generate_store_key",
+    "register_store_key",
     "signing_key",
 ]
+
+#: Names of the store-key family before 0.2.0 ("key" alone also meant client key pairs and server keys): old -> new.
+#: They keep working, with a DeprecationWarning, for one release.
+_RENAMED = {
+    "SecretKeyError": "StoreKeyError",
+    "generate_key": "generate_store_key",
+    "register_key": "register_store_key",
+}
+
+
+def __getattr__(name: str) -> typing.Any:
+    """The renamed names, with a DeprecationWarning pointing at the caller's line (PEP 562)."""
+    new = _RENAMED.get(name)
+    if new is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        f"oauth2store.{name} is deprecated and will be removed in the next release: use oauth2store.{new}",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return globals()[new]

@@ -8,7 +8,8 @@
     ├── DuplicateError                  .kind, .key                             (IRIS #5808)
     ├── InUseError                      .kind, .key, .used_by: delete refused   (IRIS #5823)
     ├── SchemaVersionError              .current, .head: the database needs `oauth2store db upgrade`
-    ├── SecretKeyError                  the key for the encrypted secrets is missing or not the database's key
+    ├── StoreKeyError                   the store key for the encrypted secrets is missing or not the database's key
+    ├── ReadOnlyStoreError (PermissionError) the store's database is read-only for this process: writes are refused
     ├── KeyMaterialError                .application_name: the client has no usable key pair (or cannot have one)
     ├── ClientNotUsableError            .application_name, .reason: disabled, or awaiting registration
     ├── InsecureEndpointError (ValueError) .url: a non-https endpoint that is not loopback
@@ -121,12 +122,17 @@ class JWTValidationError(OAuth2StoreError):
         super().__init__(f"JWT {check}: {problem}")
 
 
-class SecretKeyError(OAuth2StoreError):
+class StoreKeyError(OAuth2StoreError):
     """The key that encrypts the stored secrets is missing, malformed, or not the one the database was written with.
 
     Nothing is read or written with a wrong key: configure the right one (`Store(url, key=...)`,
     `$OAUTH2STORE_KEY`, or the key file beside a SQLite database) and retry.
     """
+
+
+class ReadOnlyStoreError(OAuth2StoreError, PermissionError):
+    """The store's database is read-only for this process (a `mode=ro` URI, a file or directory it cannot write):
+    reading works, writing is refused. The message names the database file."""
 
 
 class KeyMaterialError(OAuth2StoreError):

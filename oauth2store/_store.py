@@ -13,21 +13,26 @@ stolen .db file); it does not protect them from anyone who can read the key file
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sqlalchemy import URL, Connection, Engine, Table, create_engine, event, inspect, make_url, select, table, update
+from sqlalchemy import URL, Connection, Dialect, Engine, Table, create_engine, event, make_url, select, table, update
 from sqlalchemy import column as sql_column
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import _encryption as encryption
 from . import _migrations as migrations
-from ._errors import SchemaVersionError, SecretKeyError
-from .models import Base, key_check
+from ._errors import ReadOnlyStoreError, SchemaVersionError, StoreKeyError
+from .models import Base
+from .models.key_check import KEY_CHECK_ID, key_check
 
 #: Environment variable naming the database when no URL is given.
 URL_VARIABLE = "OAUTH2STORE_URL"
@@ -46,12 +51,75 @@ def default_url() -> str:
     return f"sqlite:///{data_home / 'oauth2store' / 'oauth2store.db'}"
 
 
-def _is_file_sqlite(url: URL) -> bool:
-    return url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:")
+@dataclass(frozen=True)
+class SQLiteFile:
+    """The file behind a SQLite URL, as the driver opens it."""
+
+    path: Path
+    #: The URL opens it read-only (`mode=ro`, `immutable=1`).
+    read_only: bool
+    #: SQLite creates it when it is missing (no `mode`, or `mode=rwc`).
+    created_if_missing: bool
 
 
-def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
-    """Connection settings for SQLite, on this engine only (never on the Engine class of the host application)."""
+def sqlite_file(url: URL) -> SQLiteFile | None:
+    """The database file of a SQLite URL, plain (`sqlite:///path`) or URI form (`sqlite:///file:path?mode=ro&uri=true`);
+    None for other backends and in-memory databases."""
+    if url.get_backend_name() != "sqlite":
+        return None
+    database = url.database or ""
+    options = {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
+    if _true(options.get("uri")) and database.startswith("file:"):
+        parts = urlsplit(database)  # SQLite URI filenames: file:[//[localhost]]path[?options][#...]
+        options.update(parse_qsl(parts.query))
+        path = unquote(parts.path)
+        if parts.netloc not in ("", "localhost") or path in ("", ":memory:") or options.get("mode") == "memory":
+            return None
+        mode = options.get("mode")
+        return SQLiteFile(
+            Path(os.path.abspath(path)),
+            read_only=mode == "ro" or _true(options.get("immutable")),
+            created_if_missing=mode in (None, "rwc"),
+        )
+    if database in ("", ":memory:"):
+        return None
+    return SQLiteFile(Path(os.path.abspath(database)), read_only=False, created_if_missing=True)  # as pysqlite opens it
+
+
+def _true(value: str | None) -> bool:
+    """A SQLite URI boolean (and pysqlite's `uri=true`)."""
+    return value is not None and value.lower() in ("1", "true", "yes", "on")
+
+
+def _create_private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 unless it exists: SQLite then opens it as a new database, and gives its
+    -wal, -shm and journal files the same mode (whatever the umask)."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return
+    os.close(descriptor)
+
+
+def _is_read_only(file: SQLiteFile | None) -> bool:
+    """The URL opens the file read-only, or this process cannot write it (permissions, immutable, read-only mount)."""
+    if file is None:
+        return False
+    return file.read_only or (file.path.exists() and not os.access(file.path, os.W_OK))
+
+
+def _configure_sqlite(engine: Engine, file: SQLiteFile | None, *, read_only: bool) -> None:
+    """Connection settings for SQLite, on this engine only (never on the Engine class of the host application).
+
+    A read-only connection changes nothing: no journal mode (the database keeps its own), no file created.
+    """
+    wal = file is not None and not read_only
+
+    if file is not None and file.created_if_missing and not read_only:
+
+        @event.listens_for(engine, "do_connect")
+        def _before_connect(dialect: Dialect, connection_record: object, cargs: object, cparams: object) -> None:
+            _create_private_file(file.path)  # the secrets are encrypted, the names and endpoints are not
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, connection_record: object) -> None:
@@ -73,6 +141,26 @@ def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
         immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context: ExceptionContext) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
+            raise ReadOnlyStoreError(_read_only_message(file, error)) from error
+
+
+def _read_only_message(file: SQLiteFile | None, error: sqlite3.Error) -> str:
+    where = f"the database {file.path}" if file is not None else "the database"
+    if getattr(error, "sqlite_errorcode", 0) == sqlite3.SQLITE_READONLY_DIRECTORY:
+        return (
+            f"{where} cannot be opened read-only here: its directory is not writable, so SQLite cannot create the "
+            "-shm file of a WAL database; let this user write the directory, or open it with a URI ending in "
+            "?immutable=1&uri=true if no process writes it"
+        )
+    why = (
+        "opened with mode=ro or immutable=1" if file is not None and file.read_only else "this process cannot write it"
+    )
+    return f"{where} is read-only ({why}): reading works, writing is refused"
+
 
 class Store:
     """A database of client definitions.
@@ -90,16 +178,20 @@ class Store:
     def __init__(self, url: str | URL | None = None, *, key: str | bytes | None = None, **engine_options: Any) -> None:
         """Open (not create) the database at `url`.
 
-        `key` encrypts the stored secrets (see `oauth2store.generate_key()`); without it `$OAUTH2STORE_KEY` is
-        used, else for a SQLite file the key file `<database>.key` (created at first use), else for an in-memory
-        SQLite database a random key for the process. PostgreSQL without a key refuses sessions (SecretKeyError).
+        `key` encrypts the stored secrets (see `oauth2store.generate_store_key()`); without it `$OAUTH2STORE_KEY` is
+        used, else for a SQLite file the key file `<database>.key` (created at first use, mode 0600), else for an
+        in-memory SQLite database a random key for the process. PostgreSQL without a key refuses sessions
+        (StoreKeyError). A SQLite URL may be URI-form (`sqlite:///file:PATH?mode=ro&uri=true`); opened read-only,
+        or on a file this process cannot write, the store reads and never writes (ReadOnlyStoreError).
         """
         self.url = make_url(url if url is not None else default_url())
-        if _is_file_sqlite(self.url):
-            Path(str(self.url.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        self._file = sqlite_file(self.url)
+        if self._file is not None and self._file.created_if_missing and not _is_read_only(self._file):
+            self._file.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(self.url, **engine_options)
+        self._read_only = _is_read_only(self._file)
         if self.url.get_backend_name() == "sqlite":
-            _configure_sqlite(self.engine, wal=_is_file_sqlite(self.url))
+            _configure_sqlite(self.engine, self._file, read_only=self._read_only)
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -114,13 +206,13 @@ class Store:
         configured = key if key is not None else os.environ.get(encryption.KEY_VARIABLE) or None
         if configured is not None:
             self._use_cipher(encryption.SecretCipher(configured))
-        elif _is_file_sqlite(self.url):
-            self.key_file = encryption.key_file_for(str(self.url.database))
+        elif self._file is not None:
+            self.key_file = encryption.key_file_for(self._file.path)
         elif self.url.get_backend_name() == "sqlite":
-            self._use_cipher(encryption.SecretCipher(encryption.generate_key()))
+            self._use_cipher(encryption.SecretCipher(encryption.generate_store_key()))
 
     def _use_cipher(self, cipher: encryption.SecretCipher) -> None:
-        self._cipher = encryption.register_key(self.engine, cipher, check=False)  # checked lazily, see check_key
+        self._cipher = encryption.register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -145,7 +237,7 @@ class Store:
 
         Raises:
             SchemaVersionError: the database is not at this version's schema (run `upgrade()`).
-            SecretKeyError: no key is configured, or it is not the key the database's secrets were written with.
+            StoreKeyError: no key is configured, or it is not the key the database's secrets were written with.
         """
         if not self._schema_checked:
             self.check_schema()
@@ -159,11 +251,16 @@ class Store:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
-                if not self.key_file.exists() and self._stored_verifier() is not None:
+                if not os.path.lexists(self.key_file) and self._stored_verifier() is not None:
                     # Never replace a lost key with a new one: the stored secrets need the old key back.
-                    raise SecretKeyError(
+                    raise StoreKeyError(
                         f"the key file {self.key_file} is missing, but this database's secrets were encrypted "
                         "with the key it held: restore it (or pass that key to Store)"
+                    )
+                if self._read_only and not os.path.lexists(self.key_file):
+                    raise StoreKeyError(
+                        f"the key file {self.key_file} does not exist, and a read-only store creates none: pass the "
+                        f"key (Store(url, key=...), ${encryption.KEY_VARIABLE}) or open the database writable once"
                     )
                 self._use_cipher(encryption.SecretCipher(encryption.load_or_create_key_file(self.key_file)))
             return self._cipher
@@ -171,10 +268,7 @@ class Store:
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
-            if not inspect(connection).has_table(key_check.name):
-                return None
-            verifier: str | None = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
-            return verifier
+            return encryption.read_key_check(connection)
 
     def _staged_key_file(self) -> Path:
         assert self.key_file is not None
@@ -187,7 +281,7 @@ class Store:
         settled here: whichever of the two keys the database holds wins.
 
         Raises:
-            SecretKeyError: no key is configured, or it is not the database's key.
+            StoreKeyError: no key is configured, or it is not the database's key.
         """
         if self.key_file is not None and self._staged_key_file().exists():
             self._settle_staged_key_file()
@@ -195,20 +289,23 @@ class Store:
         if cipher is None:
             raise encryption.missing_key()
         verifier = self._stored_verifier()
-        if verifier is None:
+        if verifier is None and not self._read_only:  # a read-only store cannot store one (nor write secrets)
             # A write transaction from its first statement: on SQLite a read transaction that later writes fails
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+                verifier = encryption.read_key_check(connection)
+                if verifier is None and not encryption.has_key_check_table(connection):
+                    # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
+                    raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
                 if verifier is None:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(ID=1, Verifier=cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
+                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=encryption.seal_key_check(cipher))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
-                        verifier = connection.scalar(select(key_check.c.Verifier).where(key_check.c.ID == 1))
+                        verifier = encryption.read_key_check(connection)
         if verifier is not None:
             encryption.verify(cipher, verifier)
         self._key_checked = True
@@ -217,14 +314,15 @@ class Store:
         assert self.key_file is not None
         staged = self._staged_key_file()
         verifier = self._stored_verifier()
-        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged))
+        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged, check=False))
         try:
             if verifier is None:
-                raise SecretKeyError("no key check")
+                raise StoreKeyError("no key check")
             encryption.verify(staged_cipher, verifier)
-        except SecretKeyError:
+        except StoreKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
+        encryption.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
         encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
         with self._lock:
             self._cipher = None
@@ -239,7 +337,7 @@ class Store:
         restarted with the new key.
 
         Raises:
-            SecretKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
+            StoreKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
         """
         new_cipher = encryption.SecretCipher(new_key)
         self.check_key()
@@ -255,19 +353,16 @@ class Store:
         committing = False
         try:
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                locked = select(key_check.c.Verifier).where(key_check.c.ID == 1)
-                if connection.dialect.name != "sqlite":
-                    locked = locked.with_for_update()
-                verifier = connection.scalar(locked)
+                verifier = encryption.read_key_check(connection, lock=True)
                 if verifier is None:
-                    raise SecretKeyError("the database has no key check; open a session first")
+                    raise StoreKeyError("the database has no key check; open a session first")
                 encryption.verify(old_cipher, verifier)
                 for secret_table, key_columns, secret_columns in _secret_columns():
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
                 connection.execute(
                     update(key_check)
-                    .where(key_check.c.ID == 1)
-                    .values(Verifier=new_cipher.encrypt(encryption.KEY_CHECK_PLAINTEXT))
+                    .where(key_check.c.ID == KEY_CHECK_ID)
+                    .values(Verifier=encryption.seal_key_check(new_cipher))
                 )
                 committing = True
         except BaseException:
@@ -355,14 +450,16 @@ def _reencrypt(
     old: encryption.SecretCipher,
     new: encryption.SecretCipher,
 ) -> None:
-    """Decrypt with `old` and encrypt with `new` every value of the columns, read raw (without EncryptedText)."""
+    """Open with `old` and seal with `new` every value of the columns, bound to the same rows, read raw."""
     raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
     for row in connection.execute(select(raw)).mappings().all():
-        values = {
-            name: new.encrypt(old.decrypt(row[name], f"{mapped.name}.{name}"))
-            for name in secret_columns
-            if row[name] is not None
-        }
+        key = encryption.row_key(row[name] for name in key_columns)
+        assert key is not None  # a stored row has its whole primary key
+        values = {}
+        for name in secret_columns:
+            if row[name] is not None:
+                binding = encryption.Binding(mapped.name, name, key)
+                values[name] = new.seal(old.unseal(row[name], binding), binding)
         if values:
             condition = [raw.c[name] == row[name] for name in key_columns]
             connection.execute(update(raw).where(*condition).values(**values))

@@ -23,15 +23,14 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, event, select
 from sqlalchemy.orm import Session
 
+from ._encryption import unseal_value
 from ._state import state_of
 from ._store import SQLITE_BEGIN_IMMEDIATE, Store
 from ._tokens import Token
 from .models._locks import lock_row
-from .models.access_token import AccessToken, token_hash
+from .models.access_token import CLIENT_CREDENTIALS, AccessToken, token_hash
 from .models.client import Client
 
-#: The grant recorded on stored agent tokens.
-GRANT_TYPE = "client_credentials"
 #: Session ids of agent tokens start with this.
 SESSION_PREFIX = "agent:"
 
@@ -87,12 +86,14 @@ class StoreReader:
 
     The cold path (token in the store, not in this process) runs often in short-lived processes; the ORM and Core
     execution layers cost several times the query itself, so this goes straight to the driver. The columns' own
-    result processors still run (aware UTC datetimes, JSON, and any transparent decryption of the column type).
+    result processors still run (aware UTC datetimes, JSON), and the token is decrypted with its row's ID, to which
+    it is bound (see oauth2store._encryption).
     """
 
     def __init__(self, engine: Engine) -> None:
         table = AccessToken.__table__
-        columns = [table.c[name] for name in ("AccessToken", "TokenType", "Scope", "Expires", "ResponseProperties")]
+        names = ("AccessToken", "TokenType", "Scope", "Expires", "ResponseProperties", "ID")
+        columns = [table.c[name] for name in names]
         statement = select(*columns).where(
             table.c.ApplicationName == bindparam("application_name"), table.c.SessionId == bindparam("session_id")
         )
@@ -127,7 +128,10 @@ class StoreReader:
             connection.close()  # back to the pool
         if row is None:
             return None
-        return _token_from([value if p is None else p(value) for p, value in zip(self._processors, row, strict=True)])
+        processed = [value if p is None else p(value) for p, value in zip(self._processors, row, strict=True)]
+        *fields, row_id = processed
+        fields[0] = unseal_value(self._engine.dialect, AccessToken.__tablename__, "AccessToken", (row_id,), fields[0])
+        return _token_from(fields)
 
 
 class _KeyLock:
@@ -211,7 +215,7 @@ def save(session: Session, application_name: str, key: str, token: Token, resour
     row.token_type = token.token_type
     row.scope = token.scope
     row.expires = token.expires_at
-    row.grant_type = GRANT_TYPE
+    row.grant_type = CLIENT_CREDENTIALS
     row.hash = token_hash(token.access_token)
     row.response_properties = properties
     row.error = None

@@ -16,7 +16,7 @@ Exit codes (`_EXIT_CODES` maps the exceptions; keep the two in step):
     7  the authorization server or the network failed: TransportError, ProtocolError (and DiscoveryError),
        OAuthServerError (and RegistrationError), JWKSError (the server's JWKS is unusable); retrying later, or
        fixing the server, may help, fixing the command will not
-    8  keys: SecretKeyError (the store's encryption key is missing or wrong: configure it) and KeyMaterialError
+    8  keys: StoreKeyError (the store's encryption key is missing or wrong: configure it) and KeyMaterialError
        (a client has no usable key pair: rotate its keys, or fix its signing algorithm)
 
 Every error is one line on stderr (`--debug` shows the traceback).
@@ -51,7 +51,7 @@ from ._errors import (
     Problem,
     ProtocolError,
     SchemaVersionError,
-    SecretKeyError,
+    StoreKeyError,
     TransportError,
     ValidationError,
 )
@@ -73,7 +73,7 @@ _EXIT_CODES: list[tuple[type[OAuth2StoreError], int]] = [
     (ProtocolError, EXIT_SERVER),
     (OAuthServerError, EXIT_SERVER),
     (JWKSError, EXIT_SERVER),
-    (SecretKeyError, EXIT_KEY),
+    (StoreKeyError, EXIT_KEY),
     (KeyMaterialError, EXIT_KEY),
 ]
 MASK = "********"
@@ -233,7 +233,7 @@ def _holds_another_key(store: Store, key: str) -> bool:
     never lose the key the database now needs)."""
     try:
         encryption.check_key(store.engine, encryption.SecretCipher(key))
-    except SecretKeyError:
+    except StoreKeyError:
         return True
     except Exception:
         return False  # unreachable: keep the key, the next session settles it
@@ -248,7 +248,7 @@ def _holds_another_key(store: Store, key: str) -> bool:
     help="Read the new key from FILE (- for standard input). Never give a key as an argument: argv is visible "
     "to every user of the machine and lands in shell history.",
 )
-@click.option("--generate", is_flag=True, help="Generate a new key (see oauth2store.generate_key).")
+@click.option("--generate", is_flag=True, help="Generate a new key (see oauth2store.generate_store_key).")
 @click.option(
     "--save-key",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -274,7 +274,7 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
                 f"this store's key does not come from a key file: add --save-key FILE so the new key is kept "
                 f"somewhere (then set ${encryption.KEY_VARIABLE} from it)"
             )
-        new_key = encryption.generate_key()
+        new_key = encryption.generate_store_key()
         if save_key is not None:
             try:
                 encryption.write_key_file(save_key, new_key)
@@ -286,7 +286,7 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
         assert new_key_file is not None
         new_key = new_key_file.read().strip()
         if not new_key:
-            raise SecretKeyError("the new key file is empty")
+            raise StoreKeyError("the new key file is empty")
     try:
         store.rekey(new_key)
     except BaseException:

@@ -18,11 +18,11 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, Endpoint, ServerDefinition, Store
-from oauth2store._encryption import KEY_VARIABLE, generate_key
+from oauth2store._encryption import KEY_VARIABLE, generate_store_key
 
 # Every store in the tests (and in the subprocesses they start) encrypts its secrets with one key for the run;
 # tests of the key file and of missing keys remove it with monkeypatch.
-os.environ.setdefault(KEY_VARIABLE, generate_key())
+os.environ.setdefault(KEY_VARIABLE, generate_store_key())
 
 POSTGRES_URL_VARIABLE = "OAUTH2STORE_TEST_POSTGRES_URL"
 BACKENDS = ["sqlite", "postgresql"]

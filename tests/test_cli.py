@@ -13,7 +13,7 @@ from local_servers import Reply, RoutedServer
 from oidc_provider import OidcProvider
 from test_tls_configurations import make_pem_pair
 
-from oauth2store import Client, SSLConfiguration, Store, X509Credentials, generate_key, signing_key
+from oauth2store import Client, SSLConfiguration, Store, X509Credentials, generate_store_key, signing_key
 from oauth2store._encryption import KEY_VARIABLE
 from oauth2store._migrations import head_revision
 from oauth2store.cli import (
@@ -315,7 +315,7 @@ def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_ho
 
 
 def test_rekey_from_a_file_and_from_stdin(shell: Shell, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    new_key = generate_key()
+    new_key = generate_store_key()
     key_file = tmp_path / "new.key"
     key_file.write_text(new_key + "\n")
     out = shell("db", "rekey", "--new-key-file", str(key_file))
@@ -323,7 +323,7 @@ def test_rekey_from_a_file_and_from_stdin(shell: Shell, tmp_path: Path, monkeypa
     assert "wrong oauth2store key" in shell("client", "show", "svc", expect=EXIT_KEY)
     monkeypatch.setenv(KEY_VARIABLE, new_key)
     assert json.loads(shell("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
-    third = generate_key()
+    third = generate_store_key()
     monkeypatch.setattr("sys.stdin", io.StringIO(third + "\n"))
     shell("db", "rekey", "--new-key-file", "-")
     monkeypatch.setenv(KEY_VARIABLE, third)
@@ -342,8 +342,8 @@ def test_rekey_refusals(shell: Shell, tmp_path: Path, monkeypatch: pytest.Monkey
     existing.write_text("keep me\n")
     assert "never overwritten" in shell("db", "rekey", "--generate", "--save-key", str(existing), expect=EXIT_USAGE)
     assert existing.read_text() == "keep me\n"
-    assert "No such option" in shell("db", "rekey", "--key", generate_key(), expect=EXIT_USAGE)
-    monkeypatch.setenv(KEY_VARIABLE, generate_key())  # not this database's key: the rekey is refused
+    assert "No such option" in shell("db", "rekey", "--key", generate_store_key(), expect=EXIT_USAGE)
+    monkeypatch.setenv(KEY_VARIABLE, generate_store_key())  # not this database's key: the rekey is refused
     saved = tmp_path / "generated.key"
     assert "wrong oauth2store key" in shell("db", "rekey", "--generate", "--save-key", str(saved), expect=EXIT_KEY)
     assert not saved.exists()  # a key the database does not use is not left behind

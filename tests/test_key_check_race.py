@@ -11,12 +11,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from oauth2store import Store, generate_key
+from oauth2store import Store, generate_store_key
 
 
 def test_first_key_check_waits_for_a_concurrent_writer(tmp_path: Path) -> None:
     database = tmp_path / "race.db"
-    key = generate_key()
+    key = generate_store_key()
     with Store(f"sqlite:///{database}", key=key) as setup:
         setup.upgrade()  # migrated, but no key check stored yet
     writer = sqlite3.connect(database, isolation_level=None, check_same_thread=False)

@@ -26,7 +26,7 @@ from oauth2store import (
     Store,
     ValidationError,
     X509Credentials,
-    generate_key,
+    generate_store_key,
     signing_key,
 )
 
@@ -284,12 +284,12 @@ def test_parsed_keys_are_cached_by_key_material(store: Store, store_url: str, tm
         [new] = client.RotateKeys(T0, publication_delay=timedelta(0))
         rotated = signing_key(client, T0)
     assert rotated.kid == new.kid and rotated.private_key is not first.private_key
-    store.rekey(generate_key())
+    store.rekey(generate_store_key())
     with store.session() as db:
         after_rekey = signing_key(open_client(db), T0)
     assert after_rekey.kid == new.kid and after_rekey.private_key is rotated.private_key  # same key, still right
     # A client of the same name in another store, with other keys, never gets this one.
-    with Store(f"sqlite:///{tmp_path / 'other.db'}", key=generate_key()) as other:
+    with Store(f"sqlite:///{tmp_path / 'other.db'}", key=generate_store_key()) as other:
         other.upgrade()
         save_client(other)
         with other.session() as db:

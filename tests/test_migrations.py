@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import os
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from oauth2store import Base, Store
+from oauth2store import Base, Store, StoreKeyError
+from oauth2store._encryption import KEY_CHECK_PLAINTEXT, KEY_VARIABLE, SEALED_PREFIX, SecretCipher
 from oauth2store._migrations import VERSION_TABLE, head_revision
 
 
@@ -37,3 +42,44 @@ def test_version_table_is_private(store: Store) -> None:
     """An application's own alembic history (table alembic_version) is left alone."""
     assert "alembic_version" not in inspect(store.engine).get_table_names()
     assert VERSION_TABLE in inspect(store.engine).get_table_names()
+
+
+def test_migration_0004_binds_every_secret_and_downgrade_unbinds(store_url: str) -> None:
+    """0004 re-encrypts the Fernet values of 0002/0003 as AES-GCM values bound to their row; downgrade reverses it."""
+    from test_secrets import read_back, store_every_secret
+
+    with Store(store_url) as store:
+        store.upgrade()
+        store_every_secret(store)
+        before = read_back(store)
+        store.downgrade("0003")
+        cipher = SecretCipher(os.environ[KEY_VARIABLE])
+        with store.engine.connect() as connection:
+            secret = connection.execute(text('SELECT "ClientSecret" FROM "OAuth2_Client"')).scalar_one()
+            verifier = connection.execute(text('SELECT "Verifier" FROM "OAuth2_KeyCheck"')).scalar_one()
+            private_jwks = connection.execute(text('SELECT "PrivateJWK" FROM "OAuth2_ClientKey"')).scalars().all()
+        assert cipher.decrypt(secret) == before["client_secret"]  # a Fernet token again, as 0003 stores it
+        assert cipher.decrypt(verifier) == KEY_CHECK_PLAINTEXT
+        assert sorted(cipher.decrypt(value) for value in private_jwks) == sorted(json.loads(before["client_keys"]))
+        store.upgrade()
+        with store.engine.connect() as connection:
+            secret = connection.execute(text('SELECT "ClientSecret" FROM "OAuth2_Client"')).scalar_one()
+        assert secret.startswith(SEALED_PREFIX)
+        assert read_back(store) == before
+
+
+def test_migration_0004_needs_the_key(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not store_url.startswith("postgresql"):
+        pytest.skip("a SQLite file store always has a key (its key file)")
+    with Store(store_url) as store:
+        store.upgrade("0003")
+        with store.engine.begin() as connection:  # a key check, as 0003 stores it
+            connection.execute(
+                text('INSERT INTO "OAuth2_KeyCheck" ("ID", "Verifier") VALUES (1, :v)'),
+                {"v": SecretCipher(os.environ[KEY_VARIABLE]).encrypt(KEY_CHECK_PLAINTEXT)},
+            )
+    monkeypatch.delenv(KEY_VARIABLE)
+    with Store(store_url) as keyless:
+        with pytest.raises(StoreKeyError, match="no oauth2store key"):
+            keyless.upgrade()
+        assert keyless.current_revision() == "0003"  # rolled back whole

@@ -23,14 +23,14 @@ from oauth2store import (
     AccessToken,
     Client,
     ClientMetadata,
-    SecretKeyError,
     ServerDefinition,
     SSLConfiguration,
     Store,
+    StoreKeyError,
     ValidationError,
     X509Credentials,
-    generate_key,
-    register_key,
+    generate_store_key,
+    register_store_key,
 )
 from oauth2store import _encryption as secrets_module
 from oauth2store._encryption import KEY_VARIABLE
@@ -175,27 +175,27 @@ def test_rekey_round_trip(store: Store, store_url: str) -> None:
     store_every_secret(store)
     before = read_back(store)
     raw_before = database_text(store, store_url) if store_url.startswith("postgresql") else b""
-    new_key = generate_key()
+    new_key = generate_store_key()
     store.rekey(new_key)
     assert read_back(store) == before  # this store uses the new key at once
     if raw_before:
         assert database_text(store, store_url) != raw_before
     with Store(store_url, key=new_key) as reopened:
         assert read_back(reopened) == before
-    with Store(store_url, key=os.environ[KEY_VARIABLE]) as old, pytest.raises(SecretKeyError, match="wrong"):
+    with Store(store_url, key=os.environ[KEY_VARIABLE]) as old, pytest.raises(StoreKeyError, match="wrong"):
         read_back(old)
 
 
 def test_wrong_key_is_refused_and_changes_nothing(store: Store, store_url: str) -> None:
     store_every_secret(store)
     before = read_back(store)
-    wrong = generate_key()
+    wrong = generate_store_key()
     with Store(store_url, key=wrong) as other:
-        with pytest.raises(SecretKeyError) as refused, other.session():
+        with pytest.raises(StoreKeyError) as refused, other.session():
             pass
         assert wrong not in str(refused.value)
-        with pytest.raises(SecretKeyError):
-            other.rekey(generate_key())
+        with pytest.raises(StoreKeyError):
+            other.rekey(generate_store_key())
     assert read_back(store) == before
 
 
@@ -203,10 +203,10 @@ def test_reading_a_secret_with_the_wrong_key_raises_not_garbage(store: Store) ->
     """An application's own session on an engine given the wrong key: the read fails, nothing is returned."""
     store_every_secret(store)
     engine = create_engine(store.url)
-    register_key(engine, generate_key(), check=False)
+    register_store_key(engine, generate_store_key(), check=False)
     try:
         with Session(engine) as db:
-            with pytest.raises(SecretKeyError, match="another key"):
+            with pytest.raises(StoreKeyError, match="another key"):
                 db.get(Client, "orders-service")
             db.rollback()
             # Columns without secrets still read.
@@ -219,7 +219,7 @@ def test_plaintext_left_in_a_secret_column_is_refused(store: Store) -> None:
     store_every_secret(store)
     with store.engine.begin() as connection:
         connection.execute(text('UPDATE "OAuth2_Client" SET "ClientSecret" = \'plain\''))
-    with pytest.raises(SecretKeyError), store.session() as db:
+    with pytest.raises(StoreKeyError), store.session() as db:
         db.get(Client, "orders-service")
 
 
@@ -227,9 +227,9 @@ def test_register_key_checks_the_key_against_the_database(store: Store) -> None:
     store_every_secret(store)
     engine = create_engine(store.url)
     try:
-        with pytest.raises(SecretKeyError, match="wrong"):
-            register_key(engine, generate_key())
-        register_key(engine, os.environ[KEY_VARIABLE])
+        with pytest.raises(StoreKeyError, match="wrong"):
+            register_store_key(engine, generate_store_key())
+        register_store_key(engine, os.environ[KEY_VARIABLE])
         with Session(engine) as db:
             client = db.get(Client, "orders-service")
             assert client is not None and client.client_secret == "client-secret-value-0001"
@@ -239,7 +239,7 @@ def test_register_key_checks_the_key_against_the_database(store: Store) -> None:
 
 def test_application_session_uses_the_environment_key(store: Store) -> None:
     store_every_secret(store)
-    engine = create_engine(store.url)  # no register_key: $OAUTH2STORE_KEY (set for the tests) applies
+    engine = create_engine(store.url)  # no register_store_key: $OAUTH2STORE_KEY (set for the tests) applies
     try:
         with Session(engine) as db:
             client = db.get(Client, "orders-service")
@@ -249,7 +249,7 @@ def test_application_session_uses_the_environment_key(store: Store) -> None:
 
 
 def test_two_stores_with_different_keys_do_not_mix(tmp_path: Path) -> None:
-    first_key, second_key = generate_key(), generate_key()
+    first_key, second_key = generate_store_key(), generate_store_key()
     with (
         Store(f"sqlite:///{tmp_path / 'a.db'}", key=first_key) as first,
         Store(f"sqlite:///{tmp_path / 'b.db'}", key=second_key) as second,
@@ -272,14 +272,14 @@ def test_missing_key_on_postgresql(store_url: str, monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv(KEY_VARIABLE)
     with Store(store_url) as keyless:
         keyless.upgrade()  # nothing secret to migrate
-        with pytest.raises(SecretKeyError, match="no oauth2store key"), keyless.session():
+        with pytest.raises(StoreKeyError, match="no oauth2store key"), keyless.session():
             pass
         # An application's own session cannot write a secret without a key either; nothing is written.
         with Session(keyless.engine) as db:
             server = new_server()
             db.add(server)
             db.add(new_client(server))
-            with pytest.raises(SecretKeyError, match="no oauth2store key"):
+            with pytest.raises(StoreKeyError, match="no oauth2store key"):
                 db.flush()
             db.rollback()
             assert db.scalars(select(ServerDefinition)).all() == []
@@ -298,7 +298,7 @@ def test_key_file_is_created_beside_the_database_owner_only(tmp_path: Path, monk
     with Store(url) as reopened:
         assert read_back(reopened) == before
     key_file.unlink()  # a lost key file is never replaced by a new key: the secrets need the old one
-    with Store(url) as lost, pytest.raises(SecretKeyError, match="is missing"):
+    with Store(url) as lost, pytest.raises(StoreKeyError, match="is missing"):
         read_back(lost)
     assert not key_file.exists()
 
@@ -310,7 +310,7 @@ def test_rekey_rewrites_the_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyP
         store.upgrade()
         store_every_secret(store)
         before = read_back(store)
-        new_key = generate_key()
+        new_key = generate_store_key()
         store.rekey(new_key)
         assert store.key_file is not None
         assert store.key_file.read_text().strip() == new_key
@@ -329,7 +329,7 @@ def test_rekey_interrupted_before_commit_keeps_the_old_key(tmp_path: Path, monke
         before = read_back(store)
         old_key = (tmp_path / "clients.db.key").read_text()
     # A crash after staging the new key file, before the transaction committed.
-    (tmp_path / "clients.db.key.new").write_text(generate_key())
+    (tmp_path / "clients.db.key.new").write_text(generate_store_key())
     with Store(url) as reopened:
         assert read_back(reopened) == before
     assert (tmp_path / "clients.db.key").read_text() == old_key
@@ -348,7 +348,7 @@ def test_rekey_interrupted_after_commit_finishes_on_open(tmp_path: Path, monkeyp
             raise KeyboardInterrupt("killed between the commit and the rename")
 
         monkeypatch.setattr(secrets_module, "replace_key_file", crash)
-        new_key = generate_key()
+        new_key = generate_store_key()
         with pytest.raises(KeyboardInterrupt):
             store.rekey(new_key)
         monkeypatch.undo()
@@ -361,7 +361,7 @@ def test_rekey_interrupted_after_commit_finishes_on_open(tmp_path: Path, monkeyp
 def test_rekey_with_a_malformed_key_changes_nothing(store: Store) -> None:
     store_every_secret(store)
     before = read_back(store)
-    with pytest.raises(SecretKeyError, match="not a valid key") as refused:
+    with pytest.raises(StoreKeyError, match="not a valid key") as refused:
         store.rekey("not-a-key-at-all")
     assert "not-a-key-at-all" not in str(refused.value)
     assert read_back(store) == before
@@ -399,7 +399,7 @@ def test_reprs_show_no_secret(store: Store) -> None:
         )  # fmt: skip
     assert [what for what, value in plaintexts.items() if value in shown] == []
     assert os.environ[KEY_VARIABLE] not in repr(store)
-    assert repr(secrets_module.SecretCipher(generate_key())) == "<SecretCipher>"
+    assert repr(secrets_module.SecretCipher(generate_store_key())) == "<SecretCipher>"
 
 
 def insert_plaintext_rows(store: Store) -> None:
@@ -457,7 +457,7 @@ def test_migration_0002_needs_the_key_only_when_secrets_are_stored(
     with Store(store_url) as keyless:
         keyless.upgrade("0001")
         insert_plaintext_rows(keyless)
-        with pytest.raises(SecretKeyError, match="no oauth2store key"):
+        with pytest.raises(StoreKeyError, match="no oauth2store key"):
             keyless.upgrade()
         assert keyless.current_revision() == "0001"  # rolled back whole
 

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from oauth2store._encryption import SecretCipher, missing_key, registered_cipher
-from oauth2store._errors import SecretKeyError
+from oauth2store._errors import StoreKeyError
 
 revision: str = "0002"
 down_revision: str | None = "0001"
@@ -61,7 +61,7 @@ def _transform(change: Callable[[SecretCipher, str, str], str]) -> None:
 def _encrypt(cipher: SecretCipher, value: str, where: str) -> str:
     try:
         cipher.decrypt(value, where)
-    except SecretKeyError:
+    except StoreKeyError:
         return cipher.encrypt(value)
     return value  # already encrypted with this key (a re-run after a partial manual migration)
 

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
     from .client import Client
 
 
+#: The grant recorded on the tokens a client obtains for itself (the agent's).
+CLIENT_CREDENTIALS = "client_credentials"
+
+
 def token_hash(access_token: str) -> str:
     """The digest stored in `AccessToken.hash`, to find a token (e.g. to revoke it) without comparing secrets."""
     return hashlib.sha256(access_token.encode()).hexdigest()

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from .._encryption import EncryptedText, require_cipher
+from .._encryption import EncryptedText, require_cipher, seal_secret_columns
 from .._errors import Problem, ValidationError
 from .._validation import Kind, Rules, check
 
@@ -69,6 +69,10 @@ class Base(DeclarativeBase):
     """Base of every oauth2store table; its `metadata` is what the alembic migrations describe."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# Secret columns are bound to their rows in the ORM's flush and load events (see oauth2store._encryption).
+seal_secret_columns(Base)
 
 
 def _sql_type(rules: Rules) -> TypeEngine[Any]:

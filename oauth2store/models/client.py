@@ -45,7 +45,7 @@ from .._validation import Kind
 from ._client_config import client_config
 from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
 from ._registration import delete_registration, read_registration, register_client, update_registration
-from .access_token import AccessToken
+from .access_token import CLIENT_CREDENTIALS, AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
 from .client_metadata import ClientMetadata
@@ -68,19 +68,11 @@ _ENCRYPTED_RESPONSE_MEMBERS = (
 )
 
 
-#: What a token request is made with: a change to any of them drops the client's stored tokens.
-_TOKEN_REQUEST_PROPERTIES = (
-    "client_id",
-    "client_secret",
-    "client_credentials",
-    "client_password",
-    "enabled",
-    "server_definition_id",
-    "server_definition",
-    "ssl_configuration",
-    "_jwt_audience",
-)
-_TOKEN_REQUEST_METADATA = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
+#: Who the client is at its server: a change drops every stored token of the client.
+_CLIENT_IDENTITY = ("client_id", "enabled", "server_definition_id", "server_definition")
+#: How the client authenticates: a change drops its client-credentials tokens (a service's own).
+_CREDENTIALS = ("client_secret", "client_credentials", "client_password", "ssl_configuration", "_jwt_audience")
+_AUTHENTICATION = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
 
 
 class Client(Validated, Base):
@@ -357,18 +349,26 @@ class Client(Validated, Base):
 
     def before_save(self, session: Session) -> None:
         super().before_save(session)
-        if inspect(self).persistent and self._token_definition_changed():
-            # A stored token belongs to the definition that obtained it: never hand it out for another one.
-            for token in list(self.access_tokens):
-                session.delete(token)
+        if not inspect(self).persistent:
+            return
+        # A stored token belongs to the definition that obtained it: never hand it out for another one. Another
+        # client (id, server) or a disabled one keeps none; new credentials keep the tokens users signed in with.
+        if self._changed(self, _CLIENT_IDENTITY):
+            dropped = list(self.access_tokens)
+        elif self._changed(self, _CREDENTIALS) or self._changed(self.client_metadata, _AUTHENTICATION):
+            dropped = [token for token in self.access_tokens if token.grant_type == CLIENT_CREDENTIALS]
+        else:
+            return
+        for token in dropped:
+            session.delete(token)
 
-    def _token_definition_changed(self) -> bool:
-        """True when a property a token request depends on has changed since the client was loaded."""
-        changed = [inspect(self).attrs[name].history.has_changes() for name in _TOKEN_REQUEST_PROPERTIES]
-        metadata = self.client_metadata
-        if metadata is not None and inspect(metadata).persistent:
-            changed += [inspect(metadata).attrs[name].history.has_changes() for name in _TOKEN_REQUEST_METADATA]
-        return any(changed)
+    @staticmethod
+    def _changed(row: Validated | None, names: tuple[str, ...]) -> bool:
+        """True when one of the attributes of a stored row changed since it was loaded."""
+        if row is None or not inspect(row).persistent:
+            return False
+        state = inspect(row)
+        return any(state.attrs[name].history.has_changes() for name in names)
 
     def normalize(self) -> None:
         super().normalize()

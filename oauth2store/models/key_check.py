@@ -1,20 +1,25 @@
-"""The key check: one row holding a known text encrypted with the store's key.
+"""The key check: one row holding a known text encrypted with the store key.
 
 The Store reads it before the first session, so a wrong key is refused before anything is written with it (a
-database must never hold secrets under two keys), and `rekey` re-encrypts it with the secrets.
+database must never hold secrets under two keys), and `rekey` re-encrypts it with the secrets. Every reader goes
+through oauth2store._encryption.read_key_check (a layer below the models, so `register_store_key` can use it).
 """
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Integer, Table, Text
 
+from .._encryption import KEY_CHECK
 from .base import Base
 
-#: ID is always 1; Verifier is a Fernet token of oauth2store._encryption.KEY_CHECK_PLAINTEXT (raw, not EncryptedText:
-#: the Store decrypts it itself, to tell "wrong key" from "no key").
+#: The ID of the one row.
+KEY_CHECK_ID = KEY_CHECK.key[0]
+
+#: Verifier is oauth2store._encryption.KEY_CHECK_PLAINTEXT sealed with the store key to this row (raw Text, not
+#: EncryptedText: the Store decrypts it itself, to tell "wrong key" from "no key").
 key_check = Table(
-    "OAuth2_KeyCheck",
+    KEY_CHECK.table,
     Base.metadata,
     Column("ID", Integer, primary_key=True, autoincrement=False),
-    Column("Verifier", Text, nullable=False),
+    Column(KEY_CHECK.column, Text, nullable=False),
 )

@@ -3,7 +3,7 @@
 click (already a dependency of many tools, small, typed) gives subcommand groups, `--help` from docstrings,
 environment-variable defaults and an in-process test runner; argparse would need all of that written by hand.
 
-Exit codes (`_EXIT_CODES` maps the exceptions; keep the two in step):
+Exit codes (each error class declares its own, as `exit_code`):
 
     0  success
     1  any other error
@@ -39,43 +39,18 @@ from sqlalchemy.orm import Session
 from . import _encryption as encryption
 from ._documents import ImportReport, client_document, export_document, import_document, server_document
 from ._errors import (
-    ClientNotUsableError,
     DuplicateError,
-    InsecureEndpointError,
-    InUseError,
-    JWKSError,
-    KeyMaterialError,
     NotFoundError,
     OAuth2StoreError,
-    OAuthServerError,
     Problem,
-    ProtocolError,
-    SchemaVersionError,
     SecretKeyError,
-    TransportError,
     ValidationError,
 )
 from ._store import URL_VARIABLE, Store
 from ._types import ClientType, TokenEndpointAuthMethod
 from .models import Client, ClientKey, Endpoint, ServerDefinition
 
-EXIT_ERROR, EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SCHEMA = 1, 2, 3, 4, 5, 6
-EXIT_SERVER, EXIT_KEY = 7, 8
-_EXIT_CODES: list[tuple[type[OAuth2StoreError], int]] = [
-    (ValidationError, EXIT_INVALID),
-    (InsecureEndpointError, EXIT_INVALID),
-    (ClientNotUsableError, EXIT_INVALID),
-    (NotFoundError, EXIT_NOT_FOUND),
-    (DuplicateError, EXIT_CONFLICT),
-    (InUseError, EXIT_CONFLICT),
-    (SchemaVersionError, EXIT_SCHEMA),
-    (TransportError, EXIT_SERVER),
-    (ProtocolError, EXIT_SERVER),
-    (OAuthServerError, EXIT_SERVER),
-    (JWKSError, EXIT_SERVER),
-    (SecretKeyError, EXIT_KEY),
-    (KeyMaterialError, EXIT_KEY),
-]
+EXIT_ERROR = 1
 MASK = "********"
 F = TypeVar("F", bound=Callable[..., Any])
 #: Imports with more objects than this show a progress bar on a terminal.
@@ -818,7 +793,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OAuth2StoreError as error:
         if debug:
             raise
-        code = next((code for kind, code in _EXIT_CODES if isinstance(error, kind)), EXIT_ERROR)
         click.echo(f"error: {error}", err=True)
-        return code
+        return error.exit_code
     return 0

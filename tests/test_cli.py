@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,19 +14,37 @@ from local_servers import Reply, RoutedServer
 from oidc_provider import OidcProvider
 from test_tls_configurations import make_pem_pair
 
-from oauth2store import Client, SSLConfiguration, Store, X509Credentials, generate_key, signing_key
+from oauth2store import (
+    Client,
+    ClientNotUsableError,
+    DiscoveryError,
+    DuplicateError,
+    InsecureEndpointError,
+    InUseError,
+    JWKSError,
+    JWTValidationError,
+    KeyMaterialError,
+    NotFoundError,
+    OAuth2StoreError,
+    OAuthServerError,
+    ProtocolError,
+    RegistrationError,
+    SchemaVersionError,
+    SecretKeyError,
+    SSLConfiguration,
+    Store,
+    TransportError,
+    ValidationError,
+    X509Credentials,
+    generate_key,
+    signing_key,
+)
 from oauth2store._encryption import KEY_VARIABLE
 from oauth2store._migrations import head_revision
-from oauth2store.cli import (
-    EXIT_CONFLICT,
-    EXIT_INVALID,
-    EXIT_KEY,
-    EXIT_NOT_FOUND,
-    EXIT_SCHEMA,
-    EXIT_SERVER,
-    EXIT_USAGE,
-    main,
-)
+from oauth2store.cli import main
+
+# The exit codes of README's table ("The command line"), by what they tell a script.
+EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SCHEMA, EXIT_SERVER, EXIT_KEY = 2, 3, 4, 5, 6, 7, 8
 
 
 class Shell:
@@ -115,6 +134,40 @@ def test_error_exit_codes(shell: Shell) -> None:
     assert "is not a client metadata member" in shell("client", "set", "svc", "--metadata", "colour=1",
                                                       expect=EXIT_INVALID)  # fmt: skip
     assert "No such command" in shell("frobnicate", expect=EXIT_USAGE)
+
+
+def _subclasses(root: type[OAuth2StoreError]) -> set[type[OAuth2StoreError]]:
+    found = {root}
+    for child in root.__subclasses__():
+        found |= _subclasses(child)
+    return found
+
+
+def test_every_error_class_declares_its_exit_code() -> None:
+    expected: dict[type[OAuth2StoreError], int] = {
+        OAuth2StoreError: 1,
+        JWTValidationError: 1,
+        ValidationError: EXIT_INVALID,
+        InsecureEndpointError: EXIT_INVALID,
+        ClientNotUsableError: EXIT_INVALID,
+        NotFoundError: EXIT_NOT_FOUND,
+        DuplicateError: EXIT_CONFLICT,
+        InUseError: EXIT_CONFLICT,
+        SchemaVersionError: EXIT_SCHEMA,
+        TransportError: EXIT_SERVER,
+        ProtocolError: EXIT_SERVER,
+        DiscoveryError: EXIT_SERVER,
+        OAuthServerError: EXIT_SERVER,
+        RegistrationError: EXIT_SERVER,
+        JWKSError: EXIT_SERVER,
+        SecretKeyError: EXIT_KEY,
+        KeyMaterialError: EXIT_KEY,
+    }
+    assert _subclasses(OAuth2StoreError) == set(expected)  # a new error class gets a row here
+    assert {kind: kind.exit_code for kind in expected} == expected
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    documented = {int(code) for code in re.findall(r"^\| (\d) \| ", readme, re.MULTILINE)}
+    assert set(expected.values()) <= documented
 
 
 def test_delete(shell: Shell) -> None:

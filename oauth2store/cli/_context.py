@@ -1,0 +1,82 @@
+"""What every command shares on the way in: the settings of the root group, the store and its sessions, and
+lookups by the references a user types."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.orm import Session
+
+from .._errors import NotFoundError
+from .._store import Store
+from ..models import Client, ServerDefinition
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Settings:
+    """What the root group's options decide, shared by every subcommand."""
+
+    url: str | None
+    debug: bool
+    _store: Store | None = None
+
+    @property
+    def store(self) -> Store:
+        """The store, opened at first use (a command that fails before it needs one opens nothing)."""
+        if self._store is None:
+            self._store = Store(self.url)
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+
+
+pass_settings = click.make_pass_decorator(Settings)
+
+
+@contextmanager
+def session(settings: Settings, /, *, write: bool = False) -> Iterator[Session]:
+    """A session of the store in one transaction (see Store.session)."""
+    with settings.store.session(write=write) as db:
+        yield db
+
+
+def json_option(help: str = "JSON for scripts.") -> Callable[[F], F]:
+    """The `--json` option of a command that prints something (its value is the `as_json` parameter)."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+allow_insecure_http = click.option(
+    "--allow-insecure-http", is_flag=True, help="Allow plain http to a non-loopback server (development only)."
+)
+
+
+def open_server(db: Session, reference: str) -> ServerDefinition:
+    """A server definition by integer ID or exact issuer."""
+    server = ServerDefinition.Open(db, int(reference)) if reference.isdigit() else None
+    server = server or ServerDefinition.OpenByIssuer(db, reference)
+    if server is None:
+        raise NotFoundError("ServerDefinition", reference)
+    return server
+
+
+def open_client(db: Session, application_name: str) -> Client:
+    client = Client.Open(db, application_name)
+    if client is None:
+        raise NotFoundError("Client", application_name)
+    return client
+
+
+def secret_value(value: str | None) -> str | None:
+    """A secret option's value; `-` reads it from standard input, so it stays out of shell history."""
+    if value == "-":
+        return sys.stdin.readline().rstrip("\n")
+    return value

@@ -1,0 +1,114 @@
+"""`export` and `import`: the whole store as one JSON document, between databases and backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import EXIT_INVALID, ISSUER, Shell, seeded_shell
+from test_tls_configurations import make_pem_pair
+
+from oauth2store import Client, SSLConfiguration, Store, X509Credentials, signing_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
+    return seeded_shell(store_url, capsys)
+
+
+def test_export_import_round_trip_to_an_empty_postgresql_store(
+    shell: Shell, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
+) -> None:
+    web = ("--type", "public", "--server", "1", "--client-id", "web", "--auth-method", "none")
+    shell("client", "create", "web", *web, "--redirect-url", "https://web.example.com/cb")
+    exported = tmp_path / "store.json"
+    shell("export", "--include-secrets", "-o", str(exported))
+    target = Shell(empty_postgres_url, capsys)
+    target("db", "upgrade")
+    assert "dry run: 3 created, 0 updated, 1 unchanged" in target("import", str(tmp_path / "store.json"), "--dry-run")
+    assert json.loads(target("client", "list", "--json")) == []
+    assert "3 created" in target("import", str(exported))
+    again = tmp_path / "again.json"
+    target("export", "--include-secrets", "-o", str(again))
+    assert json.loads(again.read_text()) == json.loads(exported.read_text())
+    assert "0 created, 0 updated, 4 unchanged" in target("import", str(exported))
+
+
+def test_export_leaves_secrets_out_by_default(shell: Shell) -> None:
+    document = json.loads(shell("export"))
+    assert document["secrets_included"] is False
+    assert "client_secret" not in document["clients"][0]
+    assert "sekret-value" not in json.dumps(document)
+
+
+def test_failed_import_changes_nothing(shell: Shell, tmp_path: Path) -> None:
+    document = json.loads(shell("export", "--include-secrets"))
+    document["clients"][0]["description"] = "changed"
+    bad = {"application_name": "bad", "client_type": "agent", "server": ISSUER, "jwt_interval": 0, "colour": "blue"}
+    document["clients"].append(bad)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    error = shell("import", str(path), expect=EXIT_INVALID)
+    for expected in ("clients[1].client_type", "clients[1].jwt_interval", "clients[1].colour: is not a property"):
+        assert expected in error
+    assert "description" not in json.loads(shell("client", "show", "svc", "--json"))
+    assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
+    path.write_text("{not json")
+    assert "is not valid JSON" in shell("import", str(path), expect=EXIT_INVALID)
+
+
+def test_round_trip_carries_keys_credentials_and_tls(
+    shell: Shell, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
+) -> None:
+    certificate, key = make_pem_pair("pw")
+    with Store(store_url) as source, source.session() as db:
+        db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key, private_key_password="pw"))
+        tls = {"certificate_authorities": certificate, "certificate": certificate, "private_key": key}
+        db.add(SSLConfiguration(name="mtls", **tls, private_key_password="pw"))
+    shell("client", "set", "svc", "--ssl-configuration", "mtls")
+    shell("keys", "rotate", "svc")
+    shell("keys", "rotate", "svc")
+    exported = tmp_path / "store.json"
+    shell("export", "--include-secrets", "-o", str(exported))
+    document = json.loads(exported.read_text())
+    keys = document["clients"][0]["keys"]
+    assert [k["kid"] for k in keys] == [k["kid"] for k in document["clients"][0]["metadata"]["jwks"]["keys"]]
+    assert all("d" in k["private_jwk"] for k in keys)
+    assert document["x509_credentials"][0]["private_key"] == key
+    without = json.loads(shell("export"))
+    assert "keys" not in without["clients"][0] and "private_key" not in without["x509_credentials"][0]
+    assert len(without["clients"][0]["metadata"]["jwks"]["keys"]) == 2  # the public JWKS stays
+    target = Shell(empty_postgres_url, capsys)
+    target("db", "upgrade")
+    assert "4 created" in target("import", str(exported))
+    again = tmp_path / "again.json"
+    target("export", "--include-secrets", "-o", str(again))
+    assert json.loads(again.read_text()) == document
+    assert "0 created, 0 updated, 5 unchanged" in target("import", str(exported))
+    # The imported key signs for real: the target's signing key is the source's active key.
+    with Store(empty_postgres_url) as imported, imported.session() as db:
+        client = Client.Open(db, "svc")
+        assert client is not None
+        assert signing_key(client).kid == keys[0]["kid"]
+
+
+def test_import_refuses_keys_that_do_not_belong_together(shell: Shell, tmp_path: Path) -> None:
+    shell("keys", "rotate", "svc")
+    document = json.loads(shell("export", "--include-secrets"))
+    key = document["clients"][0]["keys"][0]
+    key["kid"] = "another-kid"
+    key["created"] = "yesterday"
+    document["clients"][0]["keys"].append("not an object")
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    error = shell("import", str(path), expect=EXIT_INVALID)
+    for expected in (
+        "clients[0].keys[0].private_jwk: the private JWK, public JWK and kid do not belong together",
+        "clients[0].keys[0].created: must be an ISO 8601 time",
+        "clients[0].keys[1]: must be an object",
+    ):
+        assert expected in error
+    assert len(json.loads(shell("keys", "show", "svc"))["keys"]) == 1

@@ -152,10 +152,36 @@ def test_error_exit_codes(shell: Shell) -> None:
     assert "not found" in shell("client", "show", "ghost", expect=EXIT_NOT_FOUND)
     assert "not found" in shell("server", "show", "https://nowhere.example.com", expect=EXIT_NOT_FOUND)
     assert "still used by" in shell("server", "delete", "1", expect=EXIT_CONFLICT)
-    assert "Invalid value for '--type'" in shell("client", "set", "svc", "--type", "agent", expect=EXIT_USAGE)
+    # A value outside an option's list breaks the property's rule (3), it is not a usage error (2).
+    assert "client_type: must be one of" in shell("client", "set", "svc", "--type", "agent", expect=EXIT_INVALID)
     unknown_member = ("client", "set", "svc", "--metadata", "colour=1")
     assert "is not a client metadata member" in shell(*unknown_member, expect=EXIT_INVALID)
     assert "No such command" in shell("frobnicate", expect=EXIT_USAGE)
+
+
+@pytest.mark.parametrize(
+    ("option", "prop"), [("--type", "client_type"), ("--auth-method", "token_endpoint_auth_method")]
+)
+def test_a_value_outside_an_enumerated_option_is_invalid_input(shell: Shell, option: str, prop: str) -> None:
+    """Usage errors (2) are unknown options and missing arguments; a value the model refuses is invalid input."""
+    create = ("client", "create", "x", "--type", "public", "--server", "1", "--client-id", "x", "--auth-method", "none")
+    for command in (create, ("client", "set", "svc")):
+        error = shell(*command, option, "nonsense", expect=EXIT_INVALID)
+        assert f"{prop}: must be one of" in error and "'nonsense'" in error
+    assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
+    assert "client_secret_basic" in json.loads(shell("client", "show", "svc", "--json"))["metadata"].values()
+
+
+def test_numbers_the_model_refuses_are_invalid_input(shell: Shell) -> None:
+    assert "jwt_interval: must be an integer (got 'soon')" in shell(
+        "client", "set", "svc", "--jwt-interval", "soon", expect=EXIT_INVALID
+    )
+    refused = [("retention", "0"), ("publication-delay", "-1"), ("retention", "a day")]
+    for option, value in refused:
+        error = shell("keys", "rotate", "svc", f"--{option}", value, expect=EXIT_INVALID)
+        assert option.replace("-", "_") in error
+    assert json.loads(shell("keys", "show", "svc")) == {"keys": []}
+    assert "Missing argument" in shell("keys", "rotate", expect=EXIT_USAGE)
 
 
 def test_delete(shell: Shell) -> None:
@@ -180,6 +206,8 @@ def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         assert command in out
     assert main(["client", "list", "--help"]) == 0
     assert "ListForServer" in capsys.readouterr().out
+    assert main(["client", "set", "--help"]) == 0
+    assert "client_secret_basic" in capsys.readouterr().out  # the values --auth-method takes
 
 
 def test_store_is_untouched_by_a_usage_error(store: Store, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,9 @@
-"""What every command shares on the way in: the settings of the root group, the store and its sessions, and
-lookups by the references a user types."""
+"""What every command shares on the way in: the settings of the root group, the store and its sessions, lookups by
+the references a user types, and the parsing of values the model cannot check itself (numbers).
+
+A value that breaks a rule is invalid input (ValidationError, exit 3), as the model would say it; click's own
+errors (exit 2) are kept for unknown options and missing arguments.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,13 @@ from typing import Any, TypeVar
 import click
 from sqlalchemy.orm import Session
 
-from .._errors import NotFoundError
+from .._errors import NotFoundError, ValidationError
 from .._store import Store
 from ..models import Client, ServerDefinition
 
 F = TypeVar("F", bound=Callable[..., Any])
+#: The range of an SQL INTEGER column: the IDs and the integer properties of the store.
+INTEGER_MIN, INTEGER_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass
@@ -79,4 +85,16 @@ def secret_value(value: str | None) -> str | None:
     """A secret option's value; `-` reads it from standard input, so it stays out of shell history."""
     if value == "-":
         return sys.stdin.readline().rstrip("\n")
+    return value
+
+
+def integer(text: str, problem: Callable[[str], ValidationError], *, minimum: int = INTEGER_MIN) -> int:
+    """A whole number typed in ASCII digits, from `minimum` to the largest SQL INTEGER (the model checks the
+    property's own lower bound; this keeps what no column can hold from reaching the database)."""
+    digits = text[1:] if text.startswith("-") else text
+    if not (digits.isascii() and digits.isdigit()):
+        raise problem(f"must be an integer (got {text!r})")
+    value = int(text)
+    if not minimum <= value <= INTEGER_MAX:
+        raise problem(f"must be from {minimum} to {INTEGER_MAX} (got {text})")
     return value

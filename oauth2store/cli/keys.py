@@ -5,14 +5,15 @@ Nothing here prints a private key: rows show kid, use, alg and lifecycle state; 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import click
 
+from .._errors import Problem, ValidationError
 from ..models import Client, ClientKey
-from ._context import Settings, json_option, open_client, pass_settings, session
+from ._context import Settings, integer, json_option, open_client, pass_settings, session
 from ._output import emit_json, table
 
 
@@ -25,21 +26,17 @@ def keys() -> None:
 @click.argument("application_name")
 @click.option(
     "--publication-delay",
-    type=click.IntRange(min=0),
     metavar="SECONDS",
     help="How long a new key is published before it signs (default: longer than JWKS caches keep it).",
 )
-@click.option(
-    "--retention", type=click.IntRange(min=1), metavar="SECONDS", help="How long a retired key stays published."
-)
+@click.option("--retention", metavar="SECONDS", help="How long a retired key stays published.")
 @json_option()
 @pass_settings
 def keys_rotate(
-    settings: Settings, /, application_name: str, publication_delay: int | None, retention: int | None, as_json: bool
+    settings: Settings, /, application_name: str, publication_delay: str | None, retention: str | None, as_json: bool
 ) -> None:
     """Add a new key pair to the client's JWKS; show every key with its state (the new ones marked *)."""
-    durations = {"publication_delay": publication_delay, "retention": retention}
-    timing = {name: timedelta(seconds=value) for name, value in durations.items() if value is not None}
+    timing = _timing(application_name, publication_delay=(publication_delay, 0), retention=(retention, 1))
     with session(settings, write=True) as db:
         found = open_client(db, application_name)
         now = datetime.now(UTC)
@@ -55,6 +52,19 @@ def keys_rotate(
         columns = ("kid", "use", "alg", "state", "active_from")
         lines = [(*(row[c] for c in columns), "*" if row["new"] else "") for row in rows]
         table(["KID", "USE", "ALG", "STATE", "ACTIVE FROM", "NEW"], lines)
+
+
+def _timing(application_name: str, **options: tuple[str | None, int]) -> dict[str, timedelta]:
+    """The durations given, in seconds, each at least its minimum (RotateKeys checks how they relate)."""
+
+    def invalid(name: str) -> Callable[[str], ValidationError]:
+        return lambda message: ValidationError("Client", application_name, [Problem(name, message)])
+
+    return {
+        name: timedelta(seconds=integer(text, invalid(name), minimum=minimum))
+        for name, (text, minimum) in options.items()
+        if text is not None
+    }
 
 
 def _key_rows(found: Client, now: datetime, created: Sequence[ClientKey]) -> list[dict[str, Any]]:

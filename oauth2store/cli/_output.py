@@ -1,4 +1,9 @@
-"""What every command shares on the way out: tables for people, JSON for scripts, and masks for secrets."""
+"""What every command shares on the way out: tables for people, JSON for scripts, and masks for secrets.
+
+What is secret in a client or server document is what oauth2store._documents leaves out of a document without
+secrets (secret properties, and a client's key pairs with their private JWKs): a value only the document with
+secrets has is shown as a mask unless `--reveal`, so a secret added to the model later is masked here too.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,6 @@ import click
 
 from .._documents import client_document, server_document
 from ..models import Client, ServerDefinition
-from ..models.base import Validated
 
 MASK = "********"
 
@@ -45,25 +49,25 @@ def _text(value: object) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
-def mask(document: dict[str, Any], secrets: Sequence[str]) -> dict[str, Any]:
-    """The document with each secret's value replaced by a mask (the keys show that a value is set)."""
-    return {key: (MASK if key in secrets and value is not None else value) for key, value in document.items()}
-
-
-def secret_names(model: type[Validated]) -> list[str]:
-    return [name for name, (_key, rules) in model.property_rules().items() if rules.secret]
+def masked(full: dict[str, Any], public: dict[str, Any]) -> dict[str, Any]:
+    """`full` with every value that `public` (the same document without secrets) lacks shown as a mask."""
+    shown: dict[str, Any] = {}
+    for key, value in full.items():
+        other = public.get(key)
+        if isinstance(value, dict) and isinstance(other, dict):
+            shown[key] = masked(value, other)
+        else:
+            shown[key] = value if key in public and other == value else MASK
+    return shown
 
 
 def client_view(client: Client, *, reveal: bool) -> dict[str, Any]:
     """A client as `client show` prints it: its document, secrets masked unless `reveal`."""
-    document = client_document(client, include_secrets=True)
-    if not reveal:
-        document = mask(document, secret_names(Client))
-        document["metadata"] = mask(document["metadata"], ["registration_access_token"])
-    return document
+    full = client_document(client, include_secrets=True)
+    return full if reveal else masked(full, client_document(client, include_secrets=False))
 
 
 def server_view(server: ServerDefinition, *, reveal: bool) -> dict[str, Any]:
     """A server definition as `server show` prints it, with its ID first; secrets masked unless `reveal`."""
-    document = {"id": server.id, **server_document(server, include_secrets=True)}
-    return document if reveal else mask(document, secret_names(ServerDefinition))
+    full = {"id": server.id, **server_document(server, include_secrets=True)}
+    return full if reveal else masked(full, {"id": server.id, **server_document(server, include_secrets=False)})

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from test_cli import EXIT_INVALID, ISSUER, Shell, seeded_shell
+from test_cli import EXIT_INVALID, EXIT_USAGE, ISSUER, Shell, seeded_shell
 from test_tls_configurations import make_pem_pair
 
 from oauth2store import Client, SSLConfiguration, Store, X509Credentials, signing_key
@@ -17,6 +20,14 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
     return seeded_shell(store_url, capsys)
+
+
+@pytest.fixture
+def umask_022() -> Iterator[None]:
+    """The usual umask, under which a file created without an explicit mode is readable by everyone."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
 
 
 def test_export_import_round_trip_to_an_empty_postgresql_store(
@@ -42,6 +53,41 @@ def test_export_leaves_secrets_out_by_default(shell: Shell) -> None:
     assert document["secrets_included"] is False
     assert "client_secret" not in document["clients"][0]
     assert "sekret-value" not in json.dumps(document)
+
+
+def test_export_with_secrets_to_a_file_is_private_and_never_overwritten(
+    shell: Shell, tmp_path: Path, umask_022: None
+) -> None:
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    path = exports / "secrets.json"
+    shell("export", "--include-secrets", "-o", str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    written = path.read_text()
+    assert json.loads(written)["clients"][0]["client_secret"] == "sekret-value"
+    shell("client", "set", "svc", "--description", "changed")
+    assert "--force" in shell("export", "--include-secrets", "-o", str(path), expect=EXIT_USAGE)
+    assert path.read_text() == written
+    path.chmod(0o644)  # e.g. written by an older version: --force replaces the file, not only its content
+    shell("export", "--include-secrets", "-o", str(path), "--force")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert json.loads(path.read_text())["clients"][0]["description"] == "changed"
+    assert [p.name for p in exports.iterdir()] == ["secrets.json"]  # no temporary file left behind
+    elsewhere = tmp_path / "elsewhere.json"
+    (exports / "link.json").symlink_to(elsewhere)  # a dangling link is an existing name too
+    shell("export", "--include-secrets", "-o", str(exports / "link.json"), expect=EXIT_USAGE)
+    assert not elsewhere.exists()
+
+
+def test_export_without_secrets_to_a_file(shell: Shell, tmp_path: Path, umask_022: None) -> None:
+    path = tmp_path / "store.json"
+    shell("export", "-o", str(path))
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert "--force" in shell("export", "-o", str(path), expect=EXIT_USAGE)
+    shell("export", "-o", str(path), "--force")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert "cannot write" in shell("export", "-o", str(tmp_path / "missing" / "store.json"), expect=1)
+    assert "cannot write" in shell("export", "-o", str(tmp_path), "--force", expect=1)
 
 
 def test_failed_import_changes_nothing(shell: Shell, tmp_path: Path) -> None:

@@ -1,9 +1,17 @@
-"""`oauth2store export` and `import`: the whole store as one JSON document (see oauth2store._documents)."""
+"""`oauth2store export` and `import`: the whole store as one JSON document (see oauth2store._documents).
+
+A document with secrets holds every client secret and private key of the store: its file is created with mode
+0600, and an existing file is never overwritten unless `--force`, which replaces it by a new file (so neither its
+old content nor its old mode survives).
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import secrets
 import sys
+from pathlib import Path
 from typing import TextIO
 
 import click
@@ -18,15 +26,44 @@ _SECTIONS = ("ssl_configurations", "x509_credentials", "servers", "clients")
 
 
 @click.command("export")
-@click.option("--include-secrets", is_flag=True, help="Write secrets too (keep the file safe).")
-@click.option("--output", "-o", type=click.File("w"), default="-", help="File to write (default: stdout).")
+@click.option("--include-secrets", is_flag=True, help="Write secrets and private keys too (a file gets mode 0600).")
+@click.option("--output", "-o", default="-", metavar="FILE", help="File to write (default: stdout); never replaced.")
+@click.option("--force", is_flag=True, help="Replace FILE if it exists.")
 @pass_settings
-def export_command(settings: Settings, /, include_secrets: bool, output: TextIO) -> None:
+def export_command(settings: Settings, /, include_secrets: bool, output: str, force: bool) -> None:
     """Write the whole store as a JSON document, for `import` into another database."""
     with session(settings) as db:
         document = export_document(db, include_secrets=include_secrets)
-    json.dump(document, output, indent=2)
-    output.write("\n")
+    text = json.dumps(document, indent=2) + "\n"
+    if output == "-":
+        click.echo(text, nl=False)
+    else:
+        write_new_file(Path(output), text, private=include_secrets, force=force)
+
+
+def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None:
+    """Write `text` as a new file at `path`, readable by its owner only when `private`.
+
+    The file is created with O_EXCL, so an existing file or link is never written through; with `force`, a new
+    file beside it (created the same way) is renamed over it, atomically.
+    """
+    target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if force else path
+    try:
+        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
+    except FileExistsError:
+        raise click.BadParameter(f"{path} exists; add --force to replace it", param_hint="--output") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from error
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as written:
+            written.write(text)
+            written.flush()
+            os.fsync(written.fileno())
+        if target != path:
+            os.replace(target, path)
+    except OSError as error:
+        target.unlink(missing_ok=True)
+        raise click.ClickException(f"cannot write {path}: {error.strerror}") from error
 
 
 class _DryRunDoneError(Exception):

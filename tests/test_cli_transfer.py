@@ -55,6 +55,19 @@ def test_export_leaves_secrets_out_by_default(shell: Shell) -> None:
     assert "sekret-value" not in json.dumps(document)
 
 
+def test_dry_run_writes_nothing_and_reports_what_would_change(shell: Shell, tmp_path: Path) -> None:
+    document = json.loads(shell("export", "--include-secrets"))
+    document["clients"][0]["description"] = "changed"
+    document["clients"].append({**document["clients"][0], "application_name": "svc-2"})
+    path = tmp_path / "changes.json"
+    path.write_text(json.dumps(document))
+    out = shell("import", str(path), "--dry-run")
+    assert "would be created: Client svc-2" in out and "would be updated: Client svc" in out
+    assert out.splitlines()[-1] == "dry run: 1 created, 1 updated, 2 unchanged"
+    assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
+    assert "description" not in json.loads(shell("client", "show", "svc", "--json"))
+
+
 def test_export_with_secrets_to_a_file_is_private_and_never_overwritten(
     shell: Shell, tmp_path: Path, umask_022: None
 ) -> None:

@@ -16,7 +16,7 @@ from typing import TextIO
 
 import click
 
-from .._documents import ImportReport, export_document, import_document
+from .._documents import export_document, import_document
 from .._errors import Problem, ValidationError
 from ._context import Settings, pass_settings, session
 
@@ -66,10 +66,6 @@ def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None
         raise click.ClickException(f"cannot write {path}: {error.strerror}") from error
 
 
-class _DryRunDoneError(Exception):
-    """Rolls the import's transaction back after it was checked."""
-
-
 @click.command("import")
 @click.argument("document_file", type=click.File("r"), metavar="FILE")
 @click.option("--dry-run", is_flag=True, help="Check and report what would change, write nothing.")
@@ -84,14 +80,10 @@ def import_command(settings: Settings, /, document_file: TextIO, dry_run: bool) 
     total = sum(len(document.get(s) or []) for s in _SECTIONS) if isinstance(document, dict) else 0
     hidden = total <= PROGRESS_THRESHOLD or not sys.stderr.isatty()
     progress = click.progressbar(length=total, label="importing", file=sys.stderr, hidden=hidden)
-    report = ImportReport()
-    try:
-        with session(settings) as db, progress as bar:
-            report = import_document(db, document, progress=bar.update)
-            if dry_run:
-                raise _DryRunDoneError
-    except _DryRunDoneError:
-        pass
+    with session(settings) as db, progress as bar:
+        report = import_document(db, document, progress=bar.update)
+        if dry_run:
+            db.rollback()  # checked and flushed: the report is exact, and nothing is written
     prefix = "would be " if dry_run else ""
     for kind, labels in (("created", report.created), ("updated", report.updated)):
         for label in labels:

@@ -119,6 +119,24 @@ def test_failed_import_changes_nothing(shell: Shell, tmp_path: Path) -> None:
     assert "is not valid JSON" in shell("import", str(path), expect=EXIT_INVALID)
 
 
+def test_an_import_document_that_names_an_object_twice(shell: Shell, tmp_path: Path) -> None:
+    """Whether the store has the object or not: a raw IntegrityError at flush used to be the answer for a new one."""
+    document = json.loads(shell("export", "--include-secrets"))
+    issuer = "https://new.example.com"
+    metadata = {**document["servers"][0]["metadata"], "issuer": issuer}
+    new_server = {**document["servers"][0], "issuer_endpoint": issuer, "metadata": metadata}
+    document["ssl_configurations"] += [{"name": "tls-new"}, {"name": "tls-new"}]
+    document["servers"] += [new_server, new_server]
+    document["clients"].append(document["clients"][0])
+    path = tmp_path / "twice.json"
+    path.write_text(json.dumps(document))
+    error = shell("import", str(path), expect=EXIT_INVALID)
+    assert "ssl_configurations[2].name: 'tls-new' appears twice (first at ssl_configurations[1])" in error
+    assert f"servers[2].issuer_endpoint: '{issuer}' appears twice (first at servers[1])" in error
+    assert "clients[1].application_name: 'svc' appears twice (first at clients[0])" in error
+    assert len(json.loads(shell("server", "list", "--json"))) == 1
+
+
 def test_round_trip_carries_keys_credentials_and_tls(
     shell: Shell, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
 ) -> None:

@@ -37,6 +37,7 @@ from oauth2store.cli import main
 
 # The exit codes of README's table ("The command line"), by what they tell a script.
 EXIT_USAGE, EXIT_INVALID, EXIT_NOT_FOUND, EXIT_CONFLICT, EXIT_SCHEMA, EXIT_SERVER, EXIT_KEY = 2, 3, 4, 5, 6, 7, 8
+EXIT_DATABASE = 9
 
 ISSUER = "https://as.example.com"
 #: The client `svc` every seeded store holds: a confidential client-credentials service.
@@ -106,7 +107,7 @@ def test_every_error_class_declares_its_exit_code() -> None:
     assert {kind: kind.exit_code for kind in expected} == expected
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     documented = {int(code) for code in re.findall(r"^\| (\d) \| ", readme, re.MULTILINE)}
-    assert set(expected.values()) | {EXIT_USAGE} <= documented
+    assert set(expected.values()) | {EXIT_USAGE, EXIT_DATABASE} <= documented
 
 
 def test_client_list_show_and_json(shell: Shell) -> None:
@@ -197,6 +198,7 @@ def test_create_from_json(shell: Shell, tmp_path: Path) -> None:
     shell("client", "create", "svc-copy", "--from-json", str(path))
     copy = json.loads(shell("client", "show", "svc-copy", "--json", "--reveal"))
     assert {**copy, "application_name": "svc"} == document
+    assert "already exists" in shell("client", "create", "--from-json", str(path), expect=EXIT_CONFLICT)
 
 
 def test_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,13 +1,14 @@
-"""The `db` commands: migrations and rekey."""
+"""The `db` commands (migrations, rekey), and databases the command cannot use: one line on stderr, exit 9."""
 
 from __future__ import annotations
 
 import io
 import json
+import socket
 from pathlib import Path
 
 import pytest
-from test_cli import EXIT_KEY, EXIT_SCHEMA, EXIT_USAGE, ISSUER, SVC, Shell, seeded_shell
+from test_cli import EXIT_DATABASE, EXIT_KEY, EXIT_SCHEMA, EXIT_USAGE, ISSUER, SVC, Shell, seeded_shell
 
 from oauth2store import generate_key
 from oauth2store._encryption import KEY_VARIABLE
@@ -55,6 +56,8 @@ def test_rekey_refusals(shell: Shell, tmp_path: Path, monkeypatch: pytest.Monkey
     assert "key" in shell("db", "rekey", "--new-key-file", str(bad), expect=EXIT_KEY)
     bad.write_text("\n")
     assert "empty" in shell("db", "rekey", "--new-key-file", str(bad), expect=EXIT_KEY)
+    bad.write_bytes(b"\xff\xfe not text\n")
+    assert "key" in shell("db", "rekey", "--new-key-file", str(bad), expect=EXIT_KEY)
     existing = tmp_path / "existing.key"
     existing.write_text("keep me\n")
     assert "never overwritten" in shell("db", "rekey", "--generate", "--save-key", str(existing), expect=EXIT_USAGE)
@@ -94,3 +97,45 @@ def test_rekey_generate_with_a_key_file(
     assert f"now in {key_file}" in out and KEY_VARIABLE not in out
     assert key_file.read_text() != old and key_file.read_text().strip() not in out
     assert json.loads(run("client", "show", "svc", "--json", "--reveal"))["client_secret"] == "sekret-value"
+
+
+# --- databases the command cannot use ---------------------------------------------------------------------------
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_a_database_that_cannot_be_used_is_one_line_and_exit_9(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text_file = tmp_path / "notes.db"
+    text_file.write_text("these are my notes, not a database\n")
+    unusable = {
+        f"sqlite:///{text_file}": "not a database",
+        f"sqlite:///{text_file}/inside/store.db": "cannot create the database's directory",
+        f"postgresql+psycopg://postgres@127.0.0.1:{_closed_port()}/test": "cannot reach",
+        "mysql://someone@127.0.0.1/store": "driver",
+        "nosuchdialect://somewhere/store": "no database dialect",
+        "not a url at all": "not a database URL",
+    }
+    for url, expected in unusable.items():
+        for command in (("client", "list"), ("db", "upgrade"), ("db", "current")):
+            error = Shell(url, capsys)(*command, expect=EXIT_DATABASE)
+            assert expected in error, (url, command, error)
+            assert "[SQL" not in error and "sqlalche.me" not in error
+    assert text_file.read_text() == "these are my notes, not a database\n"
+
+
+def test_a_read_only_database_can_be_read_but_not_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    database = tmp_path / "s.db"
+    writable = Shell(f"sqlite:///{database}", capsys)
+    writable("db", "upgrade")
+    writable("client", "list")  # the first session stores the key check
+    read_only = Shell(f"sqlite:///file:{database}?mode=ro&uri=true", capsys)
+    assert read_only("client", "list").startswith("APPLICATION")
+    server = (ISSUER, "--token-endpoint", f"{ISSUER}/token", "--grant-type", "client_credentials")
+    error = read_only("server", "create", *server, expect=EXIT_DATABASE)
+    assert "read-only" in error

@@ -14,8 +14,6 @@ from test_tls_configurations import make_pem_pair
 
 from oauth2store import Client, SSLConfiguration, Store, X509Credentials, signing_key
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 @pytest.fixture
 def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:

@@ -4,13 +4,13 @@ click (small, typed) gives subcommand groups, `--help` from docstrings, environm
 in-process test runner; argparse would need all of that written by hand.
 
 One module per command group: `db`, `server`, `client`, `keys`, `tokens` (token, introspect, revoke), `jwks`,
-`registration` (register) and `transfer` (export, import); `_context` (settings, sessions, lookups) and `_output`
-(tables, JSON, masks) are what they share. The CLI is the top layer: it may import anything in oauth2store, and
-nothing there imports it.
+`registration` (register) and `transfer` (export, import); `_context` (settings, sessions, parsing input),
+`_output` (tables, JSON, masks) and `_failures` (how a command ends) are what they share. The CLI is the top
+layer: it may import anything in oauth2store, and nothing there imports it.
 
 Every error is one line on stderr (`--debug` shows the traceback) and an exit code from README's table: an
 oauth2store error's own `exit_code` (3 invalid input, 4 not found, 5 conflict, 6 schema, 7 server, 8 keys), 2 for
-usage (click), 1 for anything else.
+usage (click), 9 for a database that cannot be used, 1 for anything else.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from collections.abc import Sequence
 
 import click
 
-from .._errors import OAuth2StoreError
 from .._store import URL_VARIABLE
 from . import client, db, jwks, keys, registration, server, tokens, transfer
-from ._context import Settings
+from ._context import Settings, refuse_text_that_is_not_utf8
+from ._failures import report
 
 __all__ = ["cli", "main"]
 
@@ -63,24 +63,12 @@ for command in (
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (the console script exits with it)."""
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv) if argv is not None else sys.argv[1:]
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="oauth2store", standalone_mode=False)
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.UsageError as error:
-        command = error.ctx.command_path if error.ctx is not None else "oauth2store"
-        click.echo(f"error: {error.format_message()} (see '{command} --help')", err=True)
-        return error.exit_code
-    except click.ClickException as error:
-        click.echo(f"error: {error.format_message()}", err=True)
-        return error.exit_code
-    except click.Abort:
-        click.echo("aborted", err=True)
-        return 1
-    except OAuth2StoreError as error:
-        if debug:
+        refuse_text_that_is_not_utf8(args)
+        cli.main(args=args, prog_name="oauth2store", standalone_mode=False)
+    except Exception as error:
+        if "--debug" in args and not isinstance(error, click.ClickException | click.exceptions.Exit | click.Abort):
             raise
-        click.echo(f"error: {error}", err=True)
-        return error.exit_code
+        return report(error)
     return 0

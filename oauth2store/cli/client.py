@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 
 import click
 from sqlalchemy.orm import Session
@@ -18,14 +18,18 @@ from .._errors import DuplicateError, Problem, ValidationError
 from .._types import ClientType, TokenEndpointAuthMethod
 from ..models import Client, ClientMetadata, Endpoint
 from ._context import (
+    INTEGER_MAX,
+    INTEGER_MIN,
     F,
     Settings,
     integer,
     json_option,
     open_client,
     open_server,
+    parse_json,
     pass_settings,
-    secret_value,
+    read_document,
+    read_stdin_line,
     session,
 )
 from ._output import client_view, emit_json, show, table
@@ -75,33 +79,31 @@ def client() -> None:
 @client_options
 @click.option(
     "--from-json",
-    type=click.File("r"),
+    type=click.File("rb"),
     help="Create from a client document (as `client show --json --reveal` prints).",
 )
 @pass_settings
 def client_create(
-    settings: Settings, /, application_name: str | None, from_json: TextIO | None, **options: Any
+    settings: Settings, /, application_name: str | None, from_json: BinaryIO | None, **options: Any
 ) -> None:
     """Create the client APPLICATION_NAME from options, or from a JSON client document."""
+    document = read_document(from_json, "client document") if from_json is not None else None
+    if document is None and not application_name:
+        raise click.UsageError("APPLICATION_NAME is required (or give --from-json)")
+    if document is None and (options.get("client_type") is None or options.get("server_ref") is None):
+        raise click.UsageError("--type and --server are required to create a client")
     with session(settings) as db:
-        if from_json is not None:
-            document = json.load(from_json)
-            if application_name:
-                document["application_name"] = application_name
-            import_document(db, {"format": FORMAT, "clients": [document]})
-            click.echo(f"created client {document.get('application_name')}")
-            return
-        if not application_name:
-            raise click.UsageError("APPLICATION_NAME is required (or give --from-json)")
-        if options.get("client_type") is None or options.get("server_ref") is None:
-            raise click.UsageError("--type and --server are required to create a client")
-        if Client.Open(db, application_name) is not None:
-            raise DuplicateError("Client", application_name, "application_name")
-        created = Client(application_name=application_name)
-        _apply_options(db, created, options)
-        db.add(created)
-        db.flush()
-        click.echo(f"created client {application_name}")
+        name = application_name or (document or {}).get("application_name")
+        if isinstance(name, str) and Client.Open(db, name) is not None:
+            raise DuplicateError("Client", name, "application_name")
+        if document is not None:
+            import_document(db, {"format": FORMAT, "clients": [{**document, "application_name": name}]})
+        else:
+            created = Client(application_name=name)
+            _apply_options(db, created, options)
+            db.add(created)
+            db.flush()
+    click.echo(f"created client {name}")
 
 
 @client.command("set")
@@ -179,7 +181,8 @@ def _apply_options(db: Session, client: Client, options: dict[str, Any]) -> None
     if interval is not None:
         options["jwt_interval"] = integer(interval, invalid("jwt_interval"))
     for secret in ("client_secret", "client_password"):
-        options[secret] = secret_value(options.get(secret))
+        if options.get(secret) == "-":
+            options[secret] = read_stdin_line(invalid(secret))
     metadata = client.client_metadata
     method = options.pop("auth_method", None)
     if method is not None:
@@ -209,7 +212,12 @@ def _members(assignments: tuple[str, ...]) -> tuple[dict[str, Any], list[Problem
             problems.append(Problem(f"metadata.{name}", "is not a client metadata member"))
         else:
             try:
-                members[name] = json.loads(raw)
+                members[name] = parse_json(raw)
             except json.JSONDecodeError:
                 members[name] = raw  # not JSON: the text itself
+            except ValueError as error:
+                problems.append(Problem(f"metadata.{name}", str(error)))
+            value = members.get(name)
+            if isinstance(value, int) and not INTEGER_MIN <= value <= INTEGER_MAX:
+                problems.append(Problem(f"metadata.{name}", f"must be from {INTEGER_MIN} to {INTEGER_MAX} (got {raw})"))
     return members, problems

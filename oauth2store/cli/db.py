@@ -107,7 +107,10 @@ def _generated_key(store: Store, save_key: Path | None) -> str:
 
 
 def _read_key(source: TextIO) -> str:
-    new_key = source.read().strip()
+    try:
+        new_key = source.read().strip()
+    except UnicodeDecodeError:
+        raise SecretKeyError("the new key file is not a key (not text)") from None
     if not new_key:
         raise SecretKeyError("the new key file is empty")
     return new_key

@@ -3,21 +3,21 @@ RFC 7662, RFC 7009). `token` prints the token it got: that is its job; nothing e
 
 from __future__ import annotations
 
-import sys
-
 import click
 
 from .._agent import AgentClient
-from ._context import Settings, allow_insecure_http, json_option, pass_settings
+from .._errors import Problem, ValidationError
+from ._context import Settings, allow_insecure_http, json_option, pass_settings, read_stdin_line
 from ._output import emit_json
 
 
 def _token_argument(token: str) -> str:
     """TOKEN, or `-` to read it from standard input (keeps it out of argv and shell history)."""
-    value = sys.stdin.readline().strip() if token == "-" else token  # noqa: S105 (`-` is not a password)
-    if not value:
+    if token == "-":  # noqa: S105 (`-` is not a password)
+        token = read_stdin_line(lambda message: ValidationError("TOKEN", None, [Problem("TOKEN", message)])).strip()
+    if not token:
         raise click.BadParameter("is empty", param_hint="TOKEN")
-    return value
+    return token
 
 
 @click.command("token")

@@ -12,13 +12,12 @@ import os
 import secrets
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO
 
 import click
 
 from .._documents import export_document, import_document
-from .._errors import Problem, ValidationError
-from ._context import Settings, pass_settings, session
+from ._context import Settings, pass_settings, read_document, session
 
 #: Imports with more objects than this show a progress bar on a terminal.
 PROGRESS_THRESHOLD = 200
@@ -67,17 +66,13 @@ def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None
 
 
 @click.command("import")
-@click.argument("document_file", type=click.File("r"), metavar="FILE")
+@click.argument("document_file", type=click.File("rb"), metavar="FILE")
 @click.option("--dry-run", is_flag=True, help="Check and report what would change, write nothing.")
 @pass_settings
-def import_command(settings: Settings, /, document_file: TextIO, dry_run: bool) -> None:
+def import_command(settings: Settings, /, document_file: BinaryIO, dry_run: bool) -> None:
     """Create or update everything a JSON document describes, all or nothing, in one transaction."""
-    try:
-        document = json.load(document_file)
-    except json.JSONDecodeError as error:
-        problem = Problem("json", f"is not valid JSON ({error.msg}, line {error.lineno})")
-        raise ValidationError("document", None, [problem]) from error
-    total = sum(len(document.get(s) or []) for s in _SECTIONS) if isinstance(document, dict) else 0
+    document = read_document(document_file, "document")
+    total = sum(len(items) for items in (document.get(s) for s in _SECTIONS) if isinstance(items, list))
     hidden = total <= PROGRESS_THRESHOLD or not sys.stderr.isatty()
     progress = click.progressbar(length=total, label="importing", file=sys.stderr, hidden=hidden)
     with session(settings) as db, progress as bar:

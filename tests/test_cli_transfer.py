@@ -5,14 +5,19 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_cli import EXIT_INVALID, EXIT_USAGE, ISSUER, Shell, seeded_shell
+from test_cli import EXIT_CONFLICT, EXIT_INVALID, EXIT_USAGE, ISSUER, Shell, seeded_shell
 from test_tls_configurations import make_pem_pair
 
 from oauth2store import Client, SSLConfiguration, Store, X509Credentials, signing_key
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
@@ -187,3 +192,86 @@ def test_import_refuses_keys_that_do_not_belong_together(shell: Shell, tmp_path:
     ):
         assert expected in error
     assert len(json.loads(shell("keys", "show", "svc"))["keys"]) == 1
+
+
+# --- concurrent imports ----------------------------------------------------------------------------------------
+
+#: Runs the command with every import held back, after its reads and before its first write, until all the
+#: racers got there: the imports then overlap for certain instead of by luck.
+RACER = """
+import os, sys, time
+from pathlib import Path
+
+import oauth2store.cli.transfer as transfer
+
+barrier, parties = Path(sys.argv[1]), int(sys.argv[2])
+imported = transfer.import_document
+
+
+def racing(session, document, **options):
+    flush = session.flush
+
+    def flush_after_every_racer_read(*args, **kwargs):
+        (barrier / str(os.getpid())).touch()
+        deadline = time.monotonic() + 60
+        while len(list(barrier.iterdir())) < parties and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return flush(*args, **kwargs)
+
+    session.flush = flush_after_every_racer_read
+    return imported(session, document, **options)
+
+
+transfer.import_document = racing
+from oauth2store.cli import main
+
+raise SystemExit(main(sys.argv[3:]))
+"""
+
+
+def _document() -> dict[str, Any]:
+    server = {"issuer_endpoint": ISSUER, "metadata": {"issuer": ISSUER, "token_endpoint": f"{ISSUER}/token"}}
+    server["metadata"]["grant_types_supported"] = ["client_credentials"]
+    clients = [
+        {
+            "application_name": name,
+            "client_type": "confidential",
+            "client_id": name,
+            "client_secret": f"{name}-secret",
+            "server": ISSUER,
+            "metadata": {"grant_types": ["client_credentials"]},
+        }
+        for name in ("one", "two")
+    ]
+    return {"format": "oauth2store/1", "servers": [server], "clients": clients}
+
+
+def test_concurrent_imports_of_one_document(store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """One import wins; the others exit 5 with one clear line, never `database is locked` or a raw SQL error."""
+    target = Shell(store_url, capsys)
+    target("db", "upgrade")
+    target("client", "list")  # the first session stores the key check
+    path = tmp_path / "document.json"
+    path.write_text(json.dumps(_document()))
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    parties = 4
+    environment = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, "-c", RACER, str(barrier), str(parties), "--db", store_url, "import", str(path)]
+    racers = [
+        subprocess.Popen(command, env=environment, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(parties)
+    ]
+    results = []
+    for racer in racers:
+        out, err = racer.communicate(timeout=120)
+        results.append((racer.returncode, out, err))
+    winners = [out for code, out, _err in results if code == 0]
+    assert len(winners) == 1 and "3 created" in winners[0], results
+    for code, _out, err in results:
+        if code:
+            assert code == EXIT_CONFLICT, results
+            assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+            assert "locked" not in err and "IntegrityError" not in err and "[SQL" not in err, err
+    names = [c["application_name"] for c in json.loads(target("client", "list", "--json"))]
+    assert names == ["one", "two"]

@@ -1,23 +1,33 @@
 """How a failed command ends: one line `error: ...` on stderr and an exit code from README's table.
 
 oauth2store's own errors carry their exit code (`OAuth2StoreError.exit_code`); click's carry theirs (2 for usage).
-This module says the same for what other layers raise: the database and its driver (a database that cannot be
-used), files, and anything unexpected (named by its type only: its message might hold anything, a secret
-included). `--debug` shows the traceback instead.
+This module says the same for what other layers raise: the database and its driver (a conflict with another
+process, a database that cannot be used), files, and anything unexpected (named by its type only: its message might
+hold anything, a secret included). `--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import click
-from sqlalchemy.exc import DatabaseError, DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import DatabaseError, DataError, DBAPIError, IntegrityError, OperationalError
 
-from .._errors import OAuth2StoreError, ValidationError
+from .._errors import DuplicateError, OAuth2StoreError, ValidationError
+
+#: SQLSTATEs of a transaction PostgreSQL gave up because of another one (serialization failure, deadlock).
+_POSTGRES_CONFLICTS = frozenset({"40001", "40P01"})
 
 
 class DatabaseUnusable(click.ClickException):
     """The database cannot be used at all: unreachable, not a database, read-only, or no driver for its URL."""
 
     exit_code = 9
+
+
+class WriteConflict(click.ClickException):
+    """Another process wrote the same objects at the same time; nothing was written, and running the command again
+    settles it."""
+
+    exit_code = DuplicateError.exit_code
 
 
 class OutOfRange(click.ClickException):
@@ -61,6 +71,13 @@ def translate(error: Exception) -> click.ClickException | None:
 def _database_failure(error: DBAPIError) -> click.ClickException:
     """Said with the driver's first line only: SQLAlchemy's own text adds the statement and its parameters."""
     detail = str(error.orig).strip().splitlines()[0] if str(error.orig).strip() else type(error.orig).__name__
+    sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+    if "database is locked" in detail:  # SQLite: a writer waited in vain, or read a snapshot another one changed
+        return WriteConflict("another process wrote to the store at the same time; nothing was written, run again")
+    if isinstance(error, IntegrityError) or sqlstate in _POSTGRES_CONFLICTS:
+        return WriteConflict(
+            f"another process changed the same objects at the same time ({detail}); nothing was written, run again"
+        )
     if isinstance(error, DataError):
         return OutOfRange(f"a value does not fit the database ({detail})")
     if "readonly" in detail:

@@ -21,6 +21,7 @@ from ._errors import OAuth2StoreError as OAuth2StoreError
 from ._errors import OAuthServerError as OAuthServerError
 from ._errors import Problem as Problem
 from ._errors import ProtocolError as ProtocolError
+from ._errors import ReadOnlyStoreError as ReadOnlyStoreError
 from ._errors import RegistrationError as RegistrationError
 from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import StoreKeyError as StoreKeyError
@@ -81,6 +82,7 @@ __all__ = [
     "OAuthServerError",
     "Problem",
     "ProtocolError",
+    "ReadOnlyStoreError",
     "RegistrationError",
     "RetryPolicy",
     "SSLConfiguration",

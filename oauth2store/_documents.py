@@ -131,9 +131,18 @@ class _Collector:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        self._first: dict[tuple[str, object], str] = {}
 
     def add(self, path: str, problems: Iterable[Problem]) -> None:
         self.problems += [Problem(f"{path}.{p.field}" if path else p.field, p.message, p.code) for p in problems]
+
+    def first_time(self, section: str, key: object, path: str, field: str) -> bool:
+        """True the first time the document names `key` in `section`; after that a problem, since two
+        descriptions of one object would both be written (and a new one inserted twice)."""
+        first = self._first.setdefault((section, key), path)
+        if first != path:
+            self.add(path, [Problem(field, f"{key!r} appears twice (first at {first})")])
+        return first == path
 
 
 def _assign(obj: Validated, values: dict[str, Any], path: str, collector: _Collector) -> bool:
@@ -201,6 +210,8 @@ def import_document(
                 if not isinstance(key, str) or not key:
                     collector.add(path, [Problem(key_name, "is required", 5659)])
                     continue
+                if not collector.first_time(section, key, path, key_name):
+                    continue
                 existing = session.get(model, key)
                 obj = existing or model(**{key_name: key})
                 changed = _assign(obj, values, path, collector)
@@ -212,6 +223,8 @@ def import_document(
             metadata = values.pop("metadata", {})
             if not isinstance(issuer, str) or not issuer:
                 collector.add(path, [Problem("issuer_endpoint", "is required", 5659)])
+                continue
+            if not collector.first_time("servers", issuer, path, "issuer_endpoint"):
                 continue
             existing_server = ServerDefinition.OpenByIssuer(session, issuer)
             server = existing_server or ServerDefinition(issuer_endpoint=issuer)
@@ -231,6 +244,8 @@ def import_document(
             keys = values.pop("keys", None)
             if not isinstance(name, str) or not name:
                 collector.add(path, [Problem("application_name", "is required", 5659)])
+                continue
+            if not collector.first_time("clients", name, path, "application_name"):
                 continue
             existing_client = Client.Open(session, name)
             client = existing_client or Client(application_name=name)

@@ -35,6 +35,10 @@ from urllib.parse import urlsplit, urlunsplit
 class OAuth2StoreError(Exception):
     """Base class for every error oauth2store raises on purpose."""
 
+    #: The `oauth2store` command's exit status for this kind of error (README, "The command line"): what a
+    #: script should do next. Subclasses override it; 1 is "any other error".
+    exit_code: ClassVar[int] = 1
+
 
 @dataclass(frozen=True)
 class Problem:
@@ -50,6 +54,8 @@ class Problem:
 
 class ValidationError(OAuth2StoreError, ValueError):
     """One or more properties broke their rules; `problems` lists them all, not only the first."""
+
+    exit_code = 3
 
     def __init__(self, kind: str, key: object, problems: Iterable[Problem]) -> None:
         self.kind = kind
@@ -67,6 +73,8 @@ class ValidationError(OAuth2StoreError, ValueError):
 class NotFoundError(OAuth2StoreError, LookupError):
     """No stored object has that key."""
 
+    exit_code = 4
+
     def __init__(self, kind: str, key: object) -> None:
         self.kind = kind
         self.key = key
@@ -75,6 +83,8 @@ class NotFoundError(OAuth2StoreError, LookupError):
 
 class DuplicateError(OAuth2StoreError):
     """An object with that unique key is already stored."""
+
+    exit_code = 5
 
     def __init__(self, kind: str, key: object, field: str) -> None:
         self.kind = kind
@@ -85,6 +95,8 @@ class DuplicateError(OAuth2StoreError):
 
 class InUseError(OAuth2StoreError):
     """A delete was refused because other stored objects still refer to the object."""
+
+    exit_code = 5
 
     def __init__(self, kind: str, key: object, used_by: Iterable[str]) -> None:
         self.kind = kind
@@ -98,6 +110,8 @@ class InUseError(OAuth2StoreError):
 class SchemaVersionError(OAuth2StoreError):
     """The database schema is not at the revision this version of oauth2store needs."""
 
+    exit_code = 6
+
     def __init__(self, current: str | None, head: str) -> None:
         self.current = current
         self.head = head
@@ -110,6 +124,8 @@ class SchemaVersionError(OAuth2StoreError):
 
 class JWKSError(OAuth2StoreError):
     """A JWKS document that cannot be used: not a key set, a malformed key, or private key material."""
+
+    exit_code = 7
 
 
 class JWTValidationError(OAuth2StoreError):
@@ -129,14 +145,20 @@ class StoreKeyError(OAuth2StoreError):
     `$OAUTH2STORE_KEY`, or the key file beside a SQLite database) and retry.
     """
 
+    exit_code = 8
+
 
 class ReadOnlyStoreError(OAuth2StoreError, PermissionError):
     """The store's database is read-only for this process (a `mode=ro` URI, a file or directory it cannot write):
     reading works, writing is refused. The message names the database file."""
 
+    exit_code = 9
+
 
 class KeyMaterialError(OAuth2StoreError):
     """A client has no usable key pair for what was asked (signing a JWT, rotating keys for an HMAC algorithm)."""
+
+    exit_code = 8
 
     def __init__(self, application_name: str | None, reason: str) -> None:
         self.application_name = application_name
@@ -157,6 +179,8 @@ def url_without_query(url: str) -> str:
 class ClientNotUsableError(OAuth2StoreError):
     """The client definition cannot get tokens as it stands: it is disabled, or not registered yet."""
 
+    exit_code = 3
+
     def __init__(self, application_name: str, reason: str) -> None:
         self.application_name = application_name
         self.reason = reason
@@ -165,6 +189,8 @@ class ClientNotUsableError(OAuth2StoreError):
 
 class InsecureEndpointError(OAuth2StoreError, ValueError):
     """An endpoint is not https and not on a loopback host (and insecure HTTP was not allowed explicitly)."""
+
+    exit_code = 3
 
     def __init__(self, url: str) -> None:
         self.url = url_without_query(url)
@@ -176,6 +202,8 @@ class InsecureEndpointError(OAuth2StoreError, ValueError):
 class TransportError(OAuth2StoreError):
     """The HTTP exchange itself failed (timeout, connection, TLS), after any retries."""
 
+    exit_code = 7
+
     def __init__(self, url: str, message: str) -> None:
         self.url = url_without_query(url)
         super().__init__(f"{self.url}: {message}")
@@ -183,6 +211,8 @@ class TransportError(OAuth2StoreError):
 
 class ProtocolError(OAuth2StoreError):
     """The server answered, but not as the specification says (not JSON, unexpected status, oversized body)."""
+
+    exit_code = 7
 
     def __init__(self, url: str, message: str, status_code: int | None = None) -> None:
         self.url = url_without_query(url)
@@ -202,6 +232,8 @@ class DiscoveryError(ProtocolError):
 
 class OAuthServerError(OAuth2StoreError):
     """The server answered with an RFC 6749 §5.2 error (e.g. invalid_client); never retried."""
+
+    exit_code = 7
 
     #: How the message says what the server did with the request.
     outcome: ClassVar[str] = "answered"

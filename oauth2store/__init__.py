@@ -24,7 +24,7 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import SecretKeyError as SecretKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
-from ._keys import SigningKey as SigningKey
+from ._jwx.jws import SigningKey as SigningKey
 from ._keys import signing_key as signing_key
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store

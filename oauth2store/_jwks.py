@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import JWKSError, url_without_query
 from ._jwks_cache import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
-from ._signatures import KeySet
+from ._jwx.jwk import KeySet
 from ._transport import HttpResponse, Transport
 
 if TYPE_CHECKING:

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from ._claims import check_claims
 from ._errors import JWKSError, JWTValidationError, OAuth2StoreError
 from ._jwks_cache import is_expired
+from ._jwx import jws
+from ._jwx.jwk import KeySet
+from ._jwx.jwt import check_claims, unverified_header
 from ._lru import LRUCache
-from ._signatures import KeySet, unverified_header, verify_signature
 
 if TYPE_CHECKING:
     from .models import Client, ServerDefinition
@@ -151,7 +152,7 @@ def validate_jwt(
     kid = header.get("kid")
     if isinstance(kid, str) and kid not in keys and server.server_metadata.jwks_uri:
         keys = _keys_for_unknown_kid(server, kid, refresh, moment) or keys
-    claims = verify_signature(token, keys, accepted, header)
+    claims = jws.verify(token, keys, accepted, header)
     check_claims(claims, issuer=server.issuer_endpoint, audience=audience, now=moment, leeway=leeway)
     return claims
 

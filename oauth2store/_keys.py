@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from . import _jwk as jwk
 from ._errors import KeyMaterialError
+from ._jwx import jwk
+from ._jwx.jws import SigningKey
 from ._lru import LRUCache
 from ._pem import load_certificates, load_private_key
 from .models.client import Client
@@ -24,16 +24,6 @@ from .models.client_key import active_key
 #: How many parsed keys the process keeps.
 CACHE_SIZE = 256
 DEFAULT_SIGNING_ALGORITHM = "RS256"
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """What a client assertion is signed with: the JWS header's `kid` and `alg` (and `x5c` for a certificate)."""
-
-    kid: str
-    alg: str
-    private_key: jwk.PrivateKey = field(repr=False)
-    x5c: tuple[str, ...] | None = None
 
 
 #: Parsed private keys by a digest of their material: (key, kid, x5c).
@@ -107,7 +97,7 @@ def _credentials_key(client: Client) -> SigningKey:
         entry = (private_key, jwk.thumbprint(jwk.public_jwk(private_key.public_key())), jwk.x5c(certificates))
         _parsed.put(digest, entry)
     alg = client.client_metadata.token_endpoint_auth_signing_alg or DEFAULT_SIGNING_ALGORITHM
-    if not jwk.algorithm_fits_key(alg, entry[0]):
+    if not jwk.fits(alg, entry[0]):
         raise KeyMaterialError(
             client.application_name,
             f"client_metadata.token_endpoint_auth_signing_alg {alg} does not fit the key of X509Credentials {alias!r}",

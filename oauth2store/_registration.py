@@ -31,6 +31,7 @@ from ._errors import (
     RegistrationError,
     ValidationError,
 )
+from ._jwx import algorithms
 from ._tokens import utc_from_timestamp
 from ._transport import HttpResponse, RetryPolicy, Transport
 from ._types import TokenEndpointAuthMethod
@@ -113,8 +114,8 @@ def build_registration_request(
             body.pop(name)
     method = body.get("token_endpoint_auth_method")
     signing_alg = body.get("token_endpoint_auth_signing_alg")
-    fits = (method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and signing_alg and not signing_alg.startswith("HS")) or (
-        method == TokenEndpointAuthMethod.CLIENT_SECRET_JWT and signing_alg and signing_alg.startswith("HS")
+    fits = (method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and algorithms.has_key_pair(signing_alg)) or (
+        method == TokenEndpointAuthMethod.CLIENT_SECRET_JWT and algorithms.is_hmac(signing_alg)
     )
     if not fits:
         body.pop("token_endpoint_auth_signing_alg", None)

@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
 
-from oauth2store._claims import check_claims
 from oauth2store._errors import JWKSError, JWTValidationError
-from oauth2store._signatures import KeySet, verify_signature
+from oauth2store._jwx.jwk import KeySet
+from oauth2store._jwx.jws import verify as verify_signature
+from oauth2store._jwx.jwt import check_claims
 
 ISSUER = "https://as.example.com"
 

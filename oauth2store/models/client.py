@@ -27,8 +27,8 @@ from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, upda
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
-from .. import _jwk as jwk
 from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
+from .._jwx import algorithms, jwk
 from .._pem import load_certificates
 from .._queries import ListQuery
 from .._types import (
@@ -304,7 +304,7 @@ class Client(Validated, Base):
         members["kid"] = jwk.thumbprint(members)
         members["use"] = "sig"
         alg = self.client_metadata.token_endpoint_auth_signing_alg if self.client_metadata is not None else None
-        if alg and jwk.algorithm_fits_key(alg, public_key):
+        if alg and jwk.fits(alg, public_key):
             members["alg"] = alg
         members["x5c"] = list(jwk.x5c(certificates))
         return members
@@ -338,7 +338,7 @@ class Client(Validated, Base):
             return []
         metadata = self.client_metadata
         signing_alg = metadata.token_endpoint_auth_signing_alg or "RS256"
-        if not jwk.is_key_pair_signing_algorithm(signing_alg):
+        if not algorithms.has_key_pair(signing_alg):
             raise KeyMaterialError(
                 self.application_name,
                 f"client_metadata.token_endpoint_auth_signing_alg {signing_alg} has no key pair to rotate "
@@ -350,7 +350,7 @@ class Client(Validated, Base):
             )])  # fmt: skip
         wanted = [("sig", signing_alg)]
         encryption = {getattr(metadata, member) for member in _ENCRYPTED_RESPONSE_MEMBERS}
-        wanted += [("enc", alg) for alg in sorted(encryption & jwk.RSA_ENCRYPTION_ALGORITHMS)]
+        wanted += [("enc", alg) for alg in sorted(encryption & algorithms.KEY_MANAGEMENT.keys())]
         # Generated before any lock is taken: RSA generation is the slow part (tens of milliseconds).
         generated = [(use, alg, jwk.generate_private_key(alg)) for use, alg in wanted]
 

@@ -160,7 +160,7 @@ def discover(
         apply_metadata(server, metadata)
         if server.server_metadata.jwks_uri:
             # IRIS's Discover refreshes the JWKS in the same transaction: a definition is stored with its keys.
-            from ._jwks import refresh_server_jwks
+            from .models._jwks_columns import refresh_server_jwks
 
             refresh_server_jwks(server, force=True, transport=transport)
         session.flush()

@@ -25,7 +25,7 @@ from oauth2store import (
     ServerDefinition,
     Store,
 )
-from oauth2store._jwt_validation import reset_caches
+from oauth2store._server_jwks import clear_parsed_key_sets
 
 RESOURCE = "urn:test:api"
 SECRET = "resource-server-secret-0123456789"
@@ -33,9 +33,9 @@ SECRET = "resource-server-secret-0123456789"
 
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
-    reset_caches()
+    clear_parsed_key_sets()
     yield
-    reset_caches()
+    clear_parsed_key_sets()
 
 
 def add_client(session: Any, server: ServerDefinition, name: str = "api") -> Client:

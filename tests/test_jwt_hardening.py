@@ -1,10 +1,15 @@
-"""validate_jwt on hostile input: every malformed token is a JWTValidationError, never anything else."""
+"""validate_jwt on hostile input: every malformed token is a JWTValidationError, never anything else.
+
+Also: validating never flushes the caller's session, and the unknown-`kid` refresh state belongs to one store.
+"""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +18,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
+from local_servers import Reply, Seen, serve
+from sqlalchemy.orm import Session
 
-from oauth2store import Client, JWTValidationError
+from oauth2store import Client, JWTValidationError, ServerDefinition, Store, generate_key
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.private_bytes(
@@ -111,3 +118,87 @@ def test_numeric_dates_must_be_finite(client: Client, claim: str, number: str) -
     values = {k: v for k, v in claims().items() if k != claim}
     payload = json.dumps(values)[:-1] + f', "{claim}": {number}}}'
     assert refused(client, token(payload)).check == claim
+
+
+# --- with a store: refreshes, flushes and the per-store refresh state -------------------------------------------
+
+
+class Issuer:
+    """A loopback issuer answering its JWKS (or an error), counting the requests."""
+
+    def __init__(self) -> None:
+        self.reply = Reply(200, JWKS, {"Content-Type": "application/json"})
+        self.requests = 0
+
+    def handler(self, request: Seen) -> Reply:
+        self.requests += 1
+        return self.reply
+
+
+@pytest.fixture
+def issuer() -> Iterator[tuple[Issuer, str]]:
+    answering = Issuer()
+    with serve(answering.handler) as server:
+        yield answering, server.url
+
+
+def define(store: Store, url: str) -> None:
+    with store.session() as session:
+        server = ServerDefinition(issuer_endpoint=url)
+        server.server_metadata.token_endpoint = f"{url}/token"
+        server.server_metadata.jwks_uri = f"{url}/jwks"
+        server.server_metadata.grant_types_supported = ["client_credentials"]
+        client = Client(application_name="api", client_type="resource", client_id="orders", client_secret="s",
+                        server_definition=server)  # fmt: skip
+        session.add(client)
+
+
+def open_client(session: Session) -> Client:
+    client = Client.Open(session, "api")
+    assert client is not None
+    return client
+
+
+def test_unknown_kid_while_the_jwks_endpoint_is_down(store: Store, issuer: tuple[Issuer, str]) -> None:
+    answering, url = issuer
+    define(store, url)
+    with store.session() as session:
+        assert open_client(session).validate_jwt(token(claims(iss=url)))["sub"] == "svc"
+    answering.reply = Reply(503, "down", {"Retry-After": "0"})
+    with store.session() as session:
+        caught = refused(open_client(session), token(claims(iss=url), kid="rotated"))
+    assert caught.check == "jwks"
+
+
+def test_validation_never_flushes_the_callers_session(store: Store, issuer: tuple[Issuer, str]) -> None:
+    _answering, url = issuer
+    define(store, url)
+    with store.session() as session:
+        client = open_client(session)
+        assert client.server_definition.public_jwks is None  # the first validation must fetch the JWKS
+        invalid = ServerDefinition(issuer_endpoint="not a url")  # pending, and invalid: a flush would refuse it
+        session.add(invalid)
+        assert client.validate_jwt(token(claims(iss=url)))["sub"] == "svc"
+        assert invalid in session.new and invalid.id is None  # untouched: never flushed
+        assert client.server_definition.public_jwks == JWKS  # set on the definition, saved with the caller's commit
+        assert client.server_definition in session.dirty
+        session.expunge(invalid)
+    with store.session() as session:
+        assert open_client(session).server_definition.public_jwks == JWKS
+
+
+def test_two_stores_do_not_share_the_unknown_kid_cooldown(tmp_path: Path, issuer: tuple[Issuer, str]) -> None:
+    answering, url = issuer
+    stores = [Store(f"sqlite:///{tmp_path / f'{name}.db'}", key=generate_key()) for name in ("a", "b")]
+    try:
+        for store in stores:
+            store.upgrade()
+            define(store, url)
+        stranger = token(claims(iss=url), kid="unknown")
+        for count, store in enumerate(stores, start=1):
+            with store.session() as session:
+                assert refused(open_client(session), stranger).check == "kid"
+            assert answering.requests == 2 * count  # the first fetch, then this store's own forced refresh
+    finally:
+        for store in stores:
+            store.close()

@@ -16,7 +16,7 @@ import hmac
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
@@ -119,7 +119,7 @@ def _shown(value: object) -> str:
 
 
 def verify(
-    token: str, keys: jwk.KeySet, accepted: Collection[str], header: Mapping[str, Any] | None = None
+    token: object, keys: jwk.KeySet, accepted: Collection[str], header: Mapping[str, Any] | None = None
 ) -> dict[str, Any]:
     """The claims of `token` after its signature checked out with the key its header names.
 
@@ -129,6 +129,8 @@ def verify(
         JWTValidationError: with `check` "format", "crit", "alg", "kid" or "signature" naming what failed.
     """
     header = unverified_header(token) if header is None else header
+    if not isinstance(token, str):
+        raise JWTValidationError("format", "is not a compact JWS string")
     alg = header.get("alg")
     if not algorithms.has_key_pair(alg) or alg not in accepted:
         allowed = ", ".join(sorted(a for a in accepted if algorithms.has_key_pair(a))) or "none"
@@ -141,13 +143,13 @@ def verify(
     key = keys.select(kid, alg)
     if key is None:
         raise JWTValidationError("kid", f"no key {_shown(kid)} in the server's JWKS")
-    if not key.fits(alg):
-        raise JWTValidationError("alg", f"{alg!r} does not fit key {_shown(kid)}")
-    prepared = key.prepared.get(alg)
-    if not isinstance(prepared, Key):
+    prepared = key.prepared.get(alg)  # set only once the key was found to fit `alg`
+    if prepared is None:
+        if not key.fits(alg):
+            raise JWTValidationError("alg", f"{alg!r} does not fit key {_shown(kid)}")
         prepared = key.prepared[alg] = _JOSE_KEYS[alg](key.key, alg)
     try:
-        payload = jose_jws.verify(token, prepared, algorithms=[alg])
+        payload = jose_jws.verify(token, cast(Key, prepared), algorithms=[alg])
     except JOSEError as error:
         raise JWTValidationError("signature", "does not verify") from error
     return json_object(payload, "payload")

@@ -43,6 +43,7 @@ from .._types import (
     TokenEndpointAuthMethod,
 )
 from .._validation import VALUELIST, Kind
+from ._validate_jwt import validate_client_jwt
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
@@ -510,18 +511,23 @@ class Client(Validated, Base):
         (required), `nbf`, `iat`, `iss` and `aud` with `leeway` seconds. `audience` defaults to this client's
         `client_id`; None skips the audience check. IRIS `ValidateJWT`.
 
+        Never flushes the session: a refreshed JWKS is set on the server definition and saved with your commit.
+
         Raises:
             JWTValidationError: its `check` names what failed.
         """
-        from .._jwt_validation import validate_jwt
-
-        def refresh(force: bool, at: float) -> bool:
-            save = object_session(self) is not None
-            return self.RefreshJWKS(force, save, allow_insecure_http=allow_insecure_http, now=at)
-
         expected = self.client_id if audience is ... else audience
-        return validate_jwt(self, token, refresh=refresh, audience=expected, algorithms=algorithms,
-                            token_type=token_type, leeway=leeway, now=now)  # fmt: skip
+        moment = time.time() if now is None else now
+        return validate_client_jwt(
+            self,
+            token,
+            audience=expected,
+            algorithms=algorithms,
+            token_type=token_type,
+            leeway=leeway,
+            now=moment,
+            allow_insecure_http=allow_insecure_http,
+        )
 
     def register(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Register this client at its server's registration endpoint (RFC 7591; IRIS RegisterClient).

@@ -25,7 +25,6 @@ from ._errors import SecretKeyError as SecretKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
 from ._jwx.jws import SigningKey as SigningKey
-from ._keys import signing_key as signing_key
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
@@ -47,6 +46,7 @@ from .models import ServerDefinition as ServerDefinition
 from .models import ServerMetadata as ServerMetadata
 from .models import SSLConfiguration as SSLConfiguration
 from .models import X509Credentials as X509Credentials
+from .models._signing_key import signing_key as signing_key
 
 __version__ = "0.1.0"
 

@@ -25,7 +25,6 @@ from sqlalchemy.orm import Session
 from . import _token_cache as token_cache
 from ._client_auth import ClientIdentity, authenticate
 from ._errors import ClientNotUsableError, NotFoundError, ProtocolError
-from ._keys import signing_key
 from ._registration import secret_expiry_problem
 from ._state import state_of
 from ._store import Store
@@ -43,6 +42,7 @@ from ._tokens import (
 )
 from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, TlsSettings, Transport
 from ._types import TokenEndpointAuthMethod
+from .models._signing_key import signing_key
 from .models.client import Client
 from .models.ssl_configuration import SSLConfiguration, transport_for
 

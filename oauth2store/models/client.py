@@ -15,7 +15,6 @@ properties (`client_secret`, `client_password`) are encrypted at rest like every
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable, Collection
@@ -23,13 +22,11 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any, overload
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
-from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
-from .._jwx import algorithms, jwk
-from .._pem import load_certificates
+from .._errors import DuplicateError, NotFoundError, Problem, ValidationError
 from .._queries import ListQuery
 from .._types import (
     AUTHENTICATION_TYPE_TO_METHOD,
@@ -43,10 +40,11 @@ from .._types import (
     TokenEndpointAuthMethod,
 )
 from .._validation import VALUELIST, Kind
+from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._validate_jwt import validate_client_jwt
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
-from .client_key import ClientKey, active_key
+from .client_key import ClientKey
 from .client_metadata import ClientMetadata
 from .endpoint import Endpoint
 from .server_definition import ServerDefinition
@@ -54,17 +52,6 @@ from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
 
 _NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
-
-#: How long RotateKeys publishes a new key before it signs: longer than a server caches the client's JWKS.
-DEFAULT_PUBLICATION_DELAY = timedelta(hours=1)
-#: How long a retired key stays published: longer than `jwt_interval` plus the server's JWKS cache time.
-DEFAULT_RETENTION = timedelta(days=1)
-#: The metadata members asking for responses encrypted to the client's own key.
-_ENCRYPTED_RESPONSE_MEMBERS = (
-    "id_token_encrypted_response_alg",
-    "userinfo_encrypted_response_alg",
-    "access_token_encrypted_response_alg",
-)
 
 
 class _Deprecated:
@@ -280,35 +267,14 @@ class Client(Validated, Base):
 
         Pure (no I/O): see `public_jwks_at`.
         """
-        return self.public_jwks_at(datetime.now(UTC))
+        return published_jwks_at(self, datetime.now(UTC))
 
     def public_jwks_at(self, now: datetime) -> dict[str, Any]:
         """The public parts of the keys published at `now`: published, active, and retired within their retention.
 
         With `client_credentials`, the certificate's key (with `x5c`) instead, as IRIS JWKSFromCredentials.
         """
-        if self.client_credentials:
-            return {"keys": [self._credentials_jwk()]} if self._credentials_jwk_available() else {"keys": []}
-        return {"keys": [dict(k.public_jwk) for k in self.keys if not k.is_expired(self.keys, now)]}
-
-    def _credentials_jwk_available(self) -> bool:
-        credentials = self.x509_credentials
-        return credentials is not None and credentials.alias == self.client_credentials
-
-    def _credentials_jwk(self) -> dict[str, Any]:
-        assert self.x509_credentials is not None
-        certificates = load_certificates(self.x509_credentials.certificate)
-        public_key = certificates[0].public_key()
-        if not isinstance(public_key, jwk.PublicKey):
-            raise KeyMaterialError(self.application_name, "the certificate's key is neither RSA nor EC")
-        members: dict[str, Any] = jwk.public_jwk(public_key)
-        members["kid"] = jwk.thumbprint(members)
-        members["use"] = "sig"
-        alg = self.client_metadata.token_endpoint_auth_signing_alg if self.client_metadata is not None else None
-        if alg and jwk.fits(alg, public_key):
-            members["alg"] = alg
-        members["x5c"] = list(jwk.x5c(certificates))
-        return members
+        return published_jwks_at(self, now)
 
     def RotateKeys(
         self,
@@ -335,70 +301,7 @@ class Client(Validated, Base):
             KeyMaterialError: the signing algorithm is not a key-pair algorithm (HS* signs with the secret).
             ValidationError: `retention` is not longer than `jwt_interval` plus `publication_delay`.
         """
-        if self.client_credentials:
-            return []
-        metadata = self.client_metadata
-        signing_alg = metadata.token_endpoint_auth_signing_alg or "RS256"
-        if not algorithms.has_key_pair(signing_alg):
-            raise KeyMaterialError(
-                self.application_name,
-                f"client_metadata.token_endpoint_auth_signing_alg {signing_alg} has no key pair to rotate "
-                "(HS* algorithms sign with the client secret)",
-            )
-        if retention <= timedelta(seconds=self.jwt_interval or 0) + publication_delay:
-            raise ValidationError(self.kind, self.application_name, [Problem(
-                "retention", "must be longer than jwt_interval plus publication_delay (the server's JWKS cache time)"
-            )])  # fmt: skip
-        wanted = [("sig", signing_alg)]
-        encryption = {getattr(metadata, member) for member in _ENCRYPTED_RESPONSE_MEMBERS}
-        wanted += [("enc", alg) for alg in sorted(encryption & algorithms.KEY_MANAGEMENT.keys())]
-        # Generated before any lock is taken: RSA generation is the slow part (tens of milliseconds).
-        generated = [(use, alg, jwk.generate_private_key(alg)) for use, alg in wanted]
-
-        session = object_session(self)
-        if session is not None and inspect(self).persistent:
-            self._lock_for_rotation(session)
-            session.refresh(self, ["keys"])  # keys other transactions committed while we generated
-        now = now or datetime.now(UTC)
-        created: list[ClientKey] = []
-        for use, alg, private_key in generated:
-            private_members: dict[str, Any] = jwk.private_jwk(private_key)
-            public_members: dict[str, Any] = jwk.public_jwk(private_key.public_key())
-            kid = jwk.thumbprint(public_members)
-            public_members.update(kid=kid, use=use, alg=alg)
-            private_members.update(kid=kid, use=use, alg=alg)
-            current = active_key(self.keys, use, now)
-            key = ClientKey(
-                kid=kid, use=use, alg=alg,
-                private_jwk=json.dumps(private_members, separators=(",", ":")),
-                public_jwk=public_members, created=now,
-                active_from=now if current is None else now + publication_delay,
-                retention=int(retention.total_seconds()),
-            )  # fmt: skip
-            self.keys.append(key)
-            created.append(key)
-        for key in [k for k in self.keys if k.is_expired(self.keys, now)]:
-            self.keys.remove(key)
-        metadata.jwks = self.public_jwks_at(now)
-        if session is not None:
-            session.flush()
-        return created
-
-    def _lock_for_rotation(self, session: Session) -> None:
-        """Serialize rotations of this client: a row lock on PostgreSQL, the write lock on SQLite."""
-        statement = select(ClientMetadata.application_name).where(
-            ClientMetadata.application_name == self.application_name
-        )
-        if session.get_bind().dialect.name == "sqlite":
-            # A no-op write takes SQLite's single write lock for the rest of the transaction.
-            session.execute(
-                update(ClientMetadata)
-                .where(ClientMetadata.application_name == self.application_name)
-                .values(jwks=ClientMetadata.jwks)
-                .execution_options(synchronize_session=False)
-            )
-        else:
-            session.execute(statement.with_for_update())
+        return rotate_keys(self, now, publication_delay=publication_delay, retention=retention)
 
     def normalize(self) -> None:
         super().normalize()

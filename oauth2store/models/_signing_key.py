@@ -12,14 +12,17 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from ._errors import KeyMaterialError
-from ._jwx import jwk
-from ._jwx.jws import SigningKey
-from ._lru import LRUCache
-from ._pem import load_certificates, load_private_key
-from .models.client import Client
-from .models.client_key import active_key
+from .._errors import KeyMaterialError
+from .._jwx import jwk
+from .._jwx.jws import SigningKey
+from .._lru import LRUCache
+from .._pem import load_certificates, load_private_key
+from .client_key import active_key
+
+if TYPE_CHECKING:
+    from .client import Client
 
 #: How many parsed keys the process keeps.
 CACHE_SIZE = 256

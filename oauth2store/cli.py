@@ -628,7 +628,7 @@ def keys_rotate(settings: Settings, /, application_name: str, publication_delay:
 def keys_show(settings: Settings, /, application_name: str) -> None:
     """Print the client's public JWKS (what its jwks_uri serves), as JSON."""
     with _session(settings) as db:
-        jwks = _open_client(db, application_name).public_jwks
+        jwks = _open_client(db, application_name).published_jwks
     _emit_json(jwks)
 
 

@@ -1,4 +1,4 @@
-"""Client key pairs: RotateKeys, the key lifecycle, public_jwks, signing_key and its cache, concurrent rotation."""
+"""Client key pairs: RotateKeys, the key lifecycle, published_jwks, signing_key and its cache, concurrent rotation."""
 
 from __future__ import annotations
 
@@ -71,9 +71,9 @@ def test_rotate_keys_adds_an_active_rs256_key_and_publishes_it(store: Store) -> 
     with store.session() as db:
         client = open_client(db)
         [stored] = client.keys
-        jwks = client.public_jwks_at(T0)
+        jwks = client.published_jwks_at(T0)
         assert client.client_metadata.jwks == jwks
-        assert client.public_jwks == jwks
+        assert client.published_jwks == jwks
     [published] = jwks["keys"]
     assert published["kid"] == key.kid and published["use"] == "sig" and published["alg"] == "RS256"
     assert not PRIVATE_MEMBERS & published.keys()
@@ -98,7 +98,7 @@ def test_new_key_is_published_before_it_signs_and_the_old_one_retires(store: Sto
         assert second.active_from == T0 + HOUR + timedelta(minutes=30)
         assert second.state(client.keys, T0 + HOUR) == KeyState.PUBLISHED
         assert signing_key(client, T0 + HOUR).kid == first.kid  # the current key signs until then
-        published = {k["kid"] for k in client.public_jwks_at(T0 + HOUR)["keys"]}
+        published = {k["kid"] for k in client.published_jwks_at(T0 + HOUR)["keys"]}
         assert published == {first.kid, second.kid}
         switch = T0 + HOUR + timedelta(minutes=30)
         assert signing_key(client, switch).kid == second.kid
@@ -106,8 +106,8 @@ def test_new_key_is_published_before_it_signs_and_the_old_one_retires(store: Sto
         assert first.retired_at(client.keys, switch) == switch
         # Retired keys stay published for their retention (default one day), then disappear...
         day_later = switch + timedelta(days=1)
-        assert {k["kid"] for k in client.public_jwks_at(day_later - timedelta(seconds=1))["keys"]} == published
-        assert {k["kid"] for k in client.public_jwks_at(day_later)["keys"]} == {second.kid}
+        assert {k["kid"] for k in client.published_jwks_at(day_later - timedelta(seconds=1))["keys"]} == published
+        assert {k["kid"] for k in client.published_jwks_at(day_later)["keys"]} == {second.kid}
         # ... and the next rotation drops them; the active key is never dropped, however old.
         [third] = client.RotateKeys(switch + timedelta(days=30))
         assert [k.kid for k in client.keys] == [second.kid, third.kid]
@@ -187,8 +187,8 @@ def test_encryption_keys_only_when_encrypted_responses_are_asked_for() -> None:
     client.client_metadata.access_token_encrypted_response_alg = "RSA1_5"
     made = client.RotateKeys(T0)
     assert sorted(k.alg for k in made if k.use == "enc") == ["RSA-OAEP", "RSA1_5"]
-    assert all(k["kid"] == rfc7638(k) for k in client.public_jwks_at(T0)["keys"])
-    assert {k["use"] for k in client.public_jwks_at(T0)["keys"]} == {"sig", "enc"}
+    assert all(k["kid"] == rfc7638(k) for k in client.published_jwks_at(T0)["keys"])
+    assert {k["use"] for k in client.published_jwks_at(T0)["keys"]} == {"sig", "enc"}
 
 
 def save_credentials(store: Store) -> None:
@@ -207,7 +207,7 @@ def test_x509_credentials_give_the_key_and_rotation_changes_nothing(store: Store
         assert client.keys == []
         assert client.client_metadata.jwks is None
     signer = signing_key(client, T0)  # works on the detached client: the credentials were loaded with it
-    [published] = client.public_jwks["keys"]
+    [published] = client.published_jwks["keys"]
     assert signer.kid == published["kid"] == rfc7638(published)
     assert signer.alg == "RS256" and published["alg"] == "RS256" and published["use"] == "sig"
     assert signer.x5c is not None and list(signer.x5c) == published["x5c"]
@@ -239,7 +239,7 @@ def test_x509_key_password_may_come_from_the_client_password() -> None:
     """IRIS ClientPassword: the password of the credentials' key when the credentials do not hold it."""
     client = client_with_credentials(client_password="cred-password")
     signer = signing_key(client, T0)
-    assert signer.kid == client.public_jwks["keys"][0]["kid"]
+    assert signer.kid == client.published_jwks["keys"][0]["kid"]
 
 
 def test_x509_credentials_errors_are_key_material_errors() -> None:
@@ -422,7 +422,7 @@ def register_and_get_token(provider: Any, client: Client) -> Any:
     registration = requests.post(
         provider.registration_endpoint,
         json={"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
-              "token_endpoint_auth_signing_alg": alg, "jwks": client.public_jwks},
+              "token_endpoint_auth_signing_alg": alg, "jwks": client.published_jwks},
         timeout=5,
     )  # fmt: skip
     assert registration.status_code == 201, registration.text
@@ -461,3 +461,13 @@ def test_the_server_refuses_a_key_it_was_not_given(provider: Any) -> None:
     client.keys[0].private_jwk = other.keys[0].private_jwk  # sign with a key the server does not know
     token = register_and_get_token(provider, client)
     assert token.status_code == 401, token.text
+
+
+def test_the_old_names_of_the_published_jwks_warn_and_still_work() -> None:
+    """Client.public_jwks(_at) became published_jwks(_at) (the server's cached JWKS keeps `public_jwks`)."""
+    client = new_client(new_server(), client_secret=None)
+    client.RotateKeys(T0)
+    with pytest.warns(DeprecationWarning, match="published_jwks"):
+        assert client.public_jwks == client.published_jwks
+    with pytest.warns(DeprecationWarning, match="published_jwks_at"):
+        assert client.public_jwks_at(T0) == client.published_jwks_at(T0)

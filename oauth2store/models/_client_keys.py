@@ -113,7 +113,7 @@ def _lock_for_rotation(client: Client, session: Session) -> None:
 
 
 def published_jwks_at(client: Client, now: datetime) -> dict[str, Any]:
-    """`Client.public_jwks_at`: the public keys published at `now`, or the certificate's key (IRIS)."""
+    """`Client.published_jwks_at`: the public keys published at `now`, or the certificate's key (IRIS)."""
     if client.client_credentials:
         credentials = client.x509_credentials
         if credentials is None or credentials.alias != client.client_credentials:

@@ -9,7 +9,7 @@ Cross-field rules from the class reference, with the deliberate deviations a cli
   `grant_types` lists no redirect-based grant (e.g. only `client_credentials`): they are never redirected to.
 
 The client's own key pairs (IRIS keeps a private and a public JWKS on the client) are rows of OAuth2_ClientKey
-(`keys`), made only by `RotateKeys`; `public_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
+(`keys`), made only by `RotateKeys`; `published_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
 properties (`client_secret`, `client_password`) are encrypted at rest like every `secret=True` column.
 """
 
@@ -108,6 +108,10 @@ class _Deprecated:
         """The deprecated value the metadata implies; None when it has no deprecated equivalent."""
         value = self.read(client.client_metadata) if client.client_metadata is not None else None
         return value if value in self.valuelist else None
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"Client.{old} is deprecated: use Client.{new} (renamed)", DeprecationWarning, stacklevel=3)
 
 
 def _set_method(metadata: ClientMetadata, value: str | None) -> None:
@@ -262,19 +266,30 @@ class Client(Validated, Base):
         )  # fmt: skip
 
     @property
-    def public_jwks(self) -> dict[str, Any]:
-        """The client's public JWKS now: publish it at the client's jwks_uri or send it in a registration.
+    def published_jwks(self) -> dict[str, Any]:
+        """The client's own public JWKS now: publish it at the client's jwks_uri or send it in a registration.
 
-        Pure (no I/O): see `public_jwks_at`.
+        Pure (no I/O): see `published_jwks_at`. Not the server's JWKS (that is `server_definition.public_jwks`).
         """
         return published_jwks_at(self, datetime.now(UTC))
 
-    def public_jwks_at(self, now: datetime) -> dict[str, Any]:
+    def published_jwks_at(self, now: datetime) -> dict[str, Any]:
         """The public parts of the keys published at `now`: published, active, and retired within their retention.
 
         With `client_credentials`, the certificate's key (with `x5c`) instead, as IRIS JWKSFromCredentials.
         """
         return published_jwks_at(self, now)
+
+    @property
+    def public_jwks(self) -> dict[str, Any]:
+        """Deprecated name of `published_jwks` (kept for one release)."""
+        _renamed("public_jwks", "published_jwks")
+        return self.published_jwks
+
+    def public_jwks_at(self, now: datetime) -> dict[str, Any]:
+        """Deprecated name of `published_jwks_at` (kept for one release)."""
+        _renamed("public_jwks_at", "published_jwks_at")
+        return self.published_jwks_at(now)
 
     def RotateKeys(
         self,

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import argparse
 import base64
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from jose import jwk, jws, jwt
 from sqlalchemy.orm import Session
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from oauth2store import Client, ServerDefinition, Store, generate_key
 from oauth2store._jwx.jwk import KeySet

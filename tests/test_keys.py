@@ -6,15 +6,19 @@ import base64
 import hashlib
 import json
 import multiprocessing
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from conftest import new_client, new_server
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk as jose_jwk
 from jose import jws
+from oidc_provider import OidcProvider
 from sqlalchemy import func, select, text
 from test_secrets import certificate_and_key
 
@@ -29,6 +33,7 @@ from oauth2store import (
     generate_key,
     signing_key,
 )
+from oauth2store._encryption import KEY_VARIABLE
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -370,10 +375,6 @@ def test_two_processes_rotating_at_once_both_keep_their_key(store: Store, store_
 
 
 def store_key(store: Store) -> str:
-    import os
-
-    from oauth2store._encryption import KEY_VARIABLE
-
     return os.environ[KEY_VARIABLE]
 
 
@@ -382,15 +383,12 @@ def store_key(store: Store) -> str:
 
 @pytest.fixture(scope="module")
 def provider() -> Any:
-    from oidc_provider import OidcProvider
-
     with OidcProvider() as running:
         yield running
 
 
 def client_assertion(signer: Any, client_id: str, audience: str) -> str:
     """An RFC 7523 client assertion signed with the SigningKey, hand-rolled with `cryptography` (RS*, PS*, ES*)."""
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -416,8 +414,6 @@ def client_assertion(signer: Any, client_id: str, audience: str) -> str:
 
 
 def register_and_get_token(provider: Any, client: Client) -> Any:
-    import requests
-
     alg = client.client_metadata.token_endpoint_auth_signing_alg
     registration = requests.post(
         provider.registration_endpoint,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -99,9 +101,6 @@ def test_hmac_with_the_public_key_is_refused(keys: dict[str, tuple[dict[str, Any
     )
     header = b64(json.dumps({"alg": "HS256", "kid": "rsa-1"}).encode())
     payload = b64(json.dumps(claims()).encode())
-    import hashlib
-    import hmac
-
     signature = b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     token = f"{header}.{payload}.{signature}"
     with pytest.raises(JWTValidationError) as caught:

@@ -148,9 +148,8 @@ def define(store: Store, url: str) -> None:
         server.server_metadata.token_endpoint = f"{url}/token"
         server.server_metadata.jwks_uri = f"{url}/jwks"
         server.server_metadata.grant_types_supported = ["client_credentials"]
-        client = Client(application_name="api", client_type="resource", client_id="orders", client_secret="s",
-                        server_definition=server)  # fmt: skip
-        session.add(client)
+        values = {"client_type": "resource", "client_id": "orders", "client_secret": "s"}
+        session.add(Client(application_name="api", server_definition=server, **values))
 
 
 def open_client(session: Session) -> Client:

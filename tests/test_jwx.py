@@ -32,6 +32,10 @@ ISSUER = "https://as.example.com"
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
+def new_public_jwk() -> dict[str, str]:
+    return jwk.public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key())
+
+
 def test_the_table_covers_the_iris_valuelist() -> None:
     """IRIS's `*_signed_response_alg` VALUELIST and RFC 7518 §3.1 (less `none`) name the same algorithms."""
     assert set(SIGNING_ALGORITHMS) == set(algorithms.SIGNING)
@@ -71,9 +75,8 @@ def test_base64url_is_strict(text: str) -> None:
 
 def test_keys_for_other_uses_and_algorithms_do_not_spoil_a_jwks() -> None:
     """A JWKS may also publish encryption keys and PS256 keys: the RS256 key beside them still verifies."""
-    encryption = {**jwk.public_jwk(rsa.generate_private_key(65537, 2048).public_key()), "kid": "e", "use": "enc",
-                  "alg": "RSA-OAEP"}  # fmt: skip
-    pss = {**jwk.public_jwk(rsa.generate_private_key(65537, 2048).public_key()), "kid": "p", "alg": "PS256"}
+    encryption = {**new_public_jwk(), "kid": "e", "use": "enc", "alg": "RSA-OAEP"}
+    pss = {**new_public_jwk(), "kid": "p", "alg": "PS256"}
     keys = jwk.KeySet({"keys": [PUBLIC_JWK, encryption, pss]})
     token = jose_jws.sign({"sub": "svc"}, PEM, algorithm="RS256", headers={"kid": "k1"})
     assert jws.verify(token, keys, ["RS256"]) == {"sub": "svc"}

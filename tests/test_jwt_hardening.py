@@ -177,6 +177,7 @@ def test_validation_never_flushes_the_callers_session(store: Store, issuer: tupl
         assert client.server_definition.public_jwks is None  # the first validation must fetch the JWKS
         invalid = ServerDefinition(issuer_endpoint="not a url")  # pending, and invalid: a flush would refuse it
         session.add(invalid)
+        session.expire_all()  # every column read below is a query, each of which could autoflush
         assert client.validate_jwt(token(claims(iss=url)))["sub"] == "svc"
         assert invalid in session.new and invalid.id is None  # untouched: never flushed
         assert client.server_definition.public_jwks == JWKS  # set on the definition, saved with the caller's commit

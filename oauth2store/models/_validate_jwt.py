@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Collection
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import object_session
@@ -41,17 +42,18 @@ def validate_client_jwt(
     client: Client,
     token: object,
     *,
-    audience: str | None,
+    audience: str | EllipsisType | None,
     algorithms: Collection[str] | None,
     token_type: str,
     leeway: float,
     now: float,
     allow_insecure_http: bool,
 ) -> dict[str, Any]:
-    """The claims of a JWT from the client's server (see `Client.validate_jwt`)."""
+    """The claims of a JWT from the client's server (see `Client.validate_jwt`; `...` audience: the client_id)."""
     session = object_session(client)
-    accepted = set(algorithms) if algorithms is not None else {_metadata_algorithm(client, token_type)}
     with session.no_autoflush if session is not None else contextlib.nullcontext():
+        accepted = set(algorithms) if algorithms is not None else {_metadata_algorithm(client, token_type)}
+        expected = client.client_id if audience is ... else audience
         server = client.server_definition
 
         def refresh(force: bool, at: float) -> CachedJWKS:
@@ -67,7 +69,7 @@ def validate_client_jwt(
             cached=cached_jwks(server),
             refresh=refresh,
             refreshes=lambda: state_of(session).get(UnknownKidRefreshes) if session is not None else None,
-            audience=audience,
+            audience=expected,
             algorithms=accepted,
             leeway=leeway,
             now=now,

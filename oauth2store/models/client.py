@@ -434,12 +434,11 @@ class Client(Validated, Base):
         Raises:
             JWTValidationError: its `check` names what failed.
         """
-        expected = self.client_id if audience is ... else audience
         moment = time.time() if now is None else now
         return validate_client_jwt(
             self,
             token,
-            audience=expected,
+            audience=audience,
             algorithms=algorithms,
             token_type=token_type,
             leeway=leeway,

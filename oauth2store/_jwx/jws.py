@@ -2,10 +2,10 @@
 
 Signing stays hand-written. The algorithm is always the caller's explicit choice, checked against the key through
 the JWA table, so there is no "alg from the token" path to misuse; python-jose cannot sign PS256/384/512 at all
-(its key registry has no RSASSA-PSS), which `private_key_jwt` needs; and it is no slower. `bench/bench_jws.py`
-(RSA-2048 and P-256 keys parsed once, time per assertion against python-jose's `jws.sign` with its key object
-made once, same process): RS256 0.90-0.93x, ES256 0.85-0.95x, PS256 python-jose cannot sign. Both are dominated by
-the private-key operation (RS256 is within 1.0x of a bare `cryptography` signature).
+(its key registry has no RSASSA-PSS), which `private_key_jwt` needs; and speed gives no reason to switch.
+`bench/bench_jws.py`, time per assertion against python-jose's `jws.sign` with its key object made once (RSA-2048,
+P-256, same process): RS256 0.99-1.04x, ES256 1.00-1.07x (CPU time over alternating rounds: 0.99x and 1.01x);
+PS256: python-jose cannot sign. The private-key operation is the whole cost either way.
 
 Verification goes through python-jose (the only module that imports it), behind `verify`, which always passes the
 one algorithm it allows: the token's `alg` must be in the caller's allow-list and be an asymmetric algorithm of the

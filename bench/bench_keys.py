@@ -24,6 +24,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -104,14 +105,11 @@ def main() -> None:
 
         # 1. RotateKeys against bare generation (RotateKeys rolls back, so the client keeps one key).
         def rotate() -> None:
-            with store.engine.connect() as connection:
-                from sqlalchemy.orm import Session
-
-                with Session(connection) as db:
-                    client = db.get(Client, "secret")
-                    assert client is not None
-                    client.RotateKeys()
-                    db.rollback()
+            with store.engine.connect() as connection, Session(connection) as db:
+                client = db.get(Client, "secret")
+                assert client is not None
+                client.RotateKeys()
+                db.rollback()
 
         bare_generation = per_call(lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048), rounds)
         report("RotateKeys (RSA-2048, flushed, rolled back)", per_call(rotate, rounds), bare_generation,

@@ -5,7 +5,6 @@ import warnings
 
 from ._agent import AgentClient as AgentClient
 from ._client_auth import ClientIdentity as ClientIdentity
-from ._client_auth import SigningKey as SigningKey
 from ._encryption import generate_store_key as generate_store_key
 from ._encryption import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
@@ -27,6 +26,7 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import StoreKeyError as StoreKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
+from ._jwx.jws import SigningKey as SigningKey
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store
 from ._token_cache import Skew as Skew

@@ -13,23 +13,13 @@ from dataclasses import dataclass, field
 from typing import Protocol
 from urllib.parse import quote_plus
 
-from . import _jwk as jwk
-from . import _jws as jws
 from ._errors import KeyMaterialError
+from ._jwx import algorithms, jws
+from ._jwx.jws import SigningKey
 from ._types import TokenEndpointAuthMethod
 
 #: RFC 7523 §2.2 client_assertion_type.
 JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
-@dataclass(frozen=True)
-class SigningKey:
-    """What a client assertion is signed with: the JWS header's `kid` and `alg` (and `x5c` for a certificate)."""
-
-    kid: str
-    alg: str
-    private_key: jwk.PrivateKey = field(repr=False)
-    x5c: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +102,7 @@ class ClientSecretJwt:
     """`client_secret_jwt`: an HS256/384/512 assertion keyed by the client secret (RFC 7523 §2.2)."""
 
     def credentials(self, identity: ClientIdentity, now: float) -> Credentials:
-        alg = identity.signing_alg if identity.signing_alg and identity.signing_alg.startswith("HS") else "HS256"
+        alg = identity.signing_alg if algorithms.is_hmac(identity.signing_alg) else "HS256"
         return _assertion(jws.sign(_claims(identity, now), alg, _secret(identity).encode()))
 
 

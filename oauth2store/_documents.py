@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from . import _jwk as jwk
 from ._errors import OAuth2StoreError, Problem, ValidationError
+from ._jwx import jwk
 from .models import (
     Client,
     ClientKey,

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import OAuth2StoreError, Problem, ProtocolError, RegistrationError
+from ._jwx import algorithms
 from ._tokens import utc_from_timestamp
 from ._transport import HttpResponse, Transport
 from ._types import TokenEndpointAuthMethod
@@ -86,8 +87,8 @@ def build_registration_request(
             body.pop(name)
     method = body.get("token_endpoint_auth_method")
     signing_alg = body.get("token_endpoint_auth_signing_alg")
-    fits = (method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and signing_alg and not signing_alg.startswith("HS")) or (
-        method == TokenEndpointAuthMethod.CLIENT_SECRET_JWT and signing_alg and signing_alg.startswith("HS")
+    fits = (method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT and algorithms.has_key_pair(signing_alg)) or (
+        method == TokenEndpointAuthMethod.CLIENT_SECRET_JWT and algorithms.is_hmac(signing_alg)
     )
     if not fits:
         body.pop("token_endpoint_auth_signing_alg", None)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from oauth2store import Client, ClientIdentity, KeyMaterialError, SigningKey, X509Credentials, signing_key
 from oauth2store._client_auth import JWT_BEARER, STRATEGIES, authenticate
-from oauth2store._jws import sign
+from oauth2store._jwx.jws import sign
 
 NOW = 1_800_000_000.0
 

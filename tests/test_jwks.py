@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from jose import jws
+from conftest import new_server
+from jose import jwk, jws
 from local_servers import Reply, Seen, serve
 from oidc_provider import OidcProvider, generate_rsa_jwk, public_jwk
 from sqlalchemy import text
@@ -25,7 +26,7 @@ from oauth2store import (
     ServerDefinition,
     Store,
 )
-from oauth2store._jwt_validation import reset_caches
+from oauth2store._server_jwks import clear_parsed_key_sets
 
 RESOURCE = "urn:test:api"
 SECRET = "resource-server-secret-0123456789"
@@ -33,9 +34,9 @@ SECRET = "resource-server-secret-0123456789"
 
 @pytest.fixture(autouse=True)
 def fresh_caches() -> Iterator[None]:
-    reset_caches()
+    clear_parsed_key_sets()
     yield
-    reset_caches()
+    clear_parsed_key_sets()
 
 
 def add_client(session: Any, server: ServerDefinition, name: str = "api") -> Client:
@@ -121,8 +122,6 @@ def test_forged_and_unfit_tokens_are_refused(api: Store, op: OidcProvider) -> No
 
 
 def jws_public_pem(op: OidcProvider) -> str:
-    from jose import jwk
-
     return jwk.construct(public_jwk(op.jwks["keys"][0]), "RS256").to_pem().decode()
 
 
@@ -172,8 +171,6 @@ class JWKSServer:
         key = key or self.key
         now = int(time.time())
         values = {"iss": issuer, "aud": "api", "sub": "svc", "iat": now, "exp": now + 3 * 86_400, **claims}
-        from jose import jwk
-
         pem = jwk.construct(key, "RS256").to_pem().decode()
         return jws.sign(values, pem, algorithm="RS256", headers={"kid": key["kid"]})
 
@@ -313,8 +310,6 @@ def test_save_false_leaves_flushing_to_the_caller(local: tuple[Store, Any, JWKSS
 
 
 def test_no_jwks_uri(store: Store) -> None:
-    from conftest import new_server
-
     with store.session() as session:
         server = new_server()
         session.add(server)

@@ -1,4 +1,4 @@
-"""Client key pairs: RotateKeys, the key lifecycle, public_jwks, signing_key and its cache, concurrent rotation."""
+"""Client key pairs: RotateKeys, the key lifecycle, published_jwks, signing_key and its cache, concurrent rotation."""
 
 from __future__ import annotations
 
@@ -6,15 +6,19 @@ import base64
 import hashlib
 import json
 import multiprocessing
+import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import requests
 from conftest import new_client, new_server
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from jose import jwk as jose_jwk
 from jose import jws
+from oidc_provider import OidcProvider
 from sqlalchemy import func, select, text
 from test_secrets import certificate_and_key
 
@@ -29,6 +33,7 @@ from oauth2store import (
     generate_store_key,
     signing_key,
 )
+from oauth2store._encryption import KEY_VARIABLE
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -71,9 +76,9 @@ def test_rotate_keys_adds_an_active_rs256_key_and_publishes_it(store: Store) -> 
     with store.session() as db:
         client = open_client(db)
         [stored] = client.keys
-        jwks = client.public_jwks_at(T0)
+        jwks = client.published_jwks_at(T0)
         assert client.client_metadata.jwks == jwks
-        assert client.public_jwks == jwks
+        assert client.published_jwks == jwks
     [published] = jwks["keys"]
     assert published["kid"] == key.kid and published["use"] == "sig" and published["alg"] == "RS256"
     assert not PRIVATE_MEMBERS & published.keys()
@@ -98,7 +103,7 @@ def test_new_key_is_published_before_it_signs_and_the_old_one_retires(store: Sto
         assert second.active_from == T0 + HOUR + timedelta(minutes=30)
         assert second.state(client.keys, T0 + HOUR) == KeyState.PUBLISHED
         assert signing_key(client, T0 + HOUR).kid == first.kid  # the current key signs until then
-        published = {k["kid"] for k in client.public_jwks_at(T0 + HOUR)["keys"]}
+        published = {k["kid"] for k in client.published_jwks_at(T0 + HOUR)["keys"]}
         assert published == {first.kid, second.kid}
         switch = T0 + HOUR + timedelta(minutes=30)
         assert signing_key(client, switch).kid == second.kid
@@ -106,8 +111,8 @@ def test_new_key_is_published_before_it_signs_and_the_old_one_retires(store: Sto
         assert first.retired_at(client.keys, switch) == switch
         # Retired keys stay published for their retention (default one day), then disappear...
         day_later = switch + timedelta(days=1)
-        assert {k["kid"] for k in client.public_jwks_at(day_later - timedelta(seconds=1))["keys"]} == published
-        assert {k["kid"] for k in client.public_jwks_at(day_later)["keys"]} == {second.kid}
+        assert {k["kid"] for k in client.published_jwks_at(day_later - timedelta(seconds=1))["keys"]} == published
+        assert {k["kid"] for k in client.published_jwks_at(day_later)["keys"]} == {second.kid}
         # ... and the next rotation drops them; the active key is never dropped, however old.
         [third] = client.RotateKeys(switch + timedelta(days=30))
         assert [k.kid for k in client.keys] == [second.kid, third.kid]
@@ -187,8 +192,8 @@ def test_encryption_keys_only_when_encrypted_responses_are_asked_for() -> None:
     client.client_metadata.access_token_encrypted_response_alg = "RSA1_5"
     made = client.RotateKeys(T0)
     assert sorted(k.alg for k in made if k.use == "enc") == ["RSA-OAEP", "RSA1_5"]
-    assert all(k["kid"] == rfc7638(k) for k in client.public_jwks_at(T0)["keys"])
-    assert {k["use"] for k in client.public_jwks_at(T0)["keys"]} == {"sig", "enc"}
+    assert all(k["kid"] == rfc7638(k) for k in client.published_jwks_at(T0)["keys"])
+    assert {k["use"] for k in client.published_jwks_at(T0)["keys"]} == {"sig", "enc"}
 
 
 def save_credentials(store: Store) -> None:
@@ -207,7 +212,7 @@ def test_x509_credentials_give_the_key_and_rotation_changes_nothing(store: Store
         assert client.keys == []
         assert client.client_metadata.jwks is None
     signer = signing_key(client, T0)  # works on the detached client: the credentials were loaded with it
-    [published] = client.public_jwks["keys"]
+    [published] = client.published_jwks["keys"]
     assert signer.kid == published["kid"] == rfc7638(published)
     assert signer.alg == "RS256" and published["alg"] == "RS256" and published["use"] == "sig"
     assert signer.x5c is not None and list(signer.x5c) == published["x5c"]
@@ -239,7 +244,7 @@ def test_x509_key_password_may_come_from_the_client_password() -> None:
     """IRIS ClientPassword: the password of the credentials' key when the credentials do not hold it."""
     client = client_with_credentials(client_password="cred-password")
     signer = signing_key(client, T0)
-    assert signer.kid == client.public_jwks["keys"][0]["kid"]
+    assert signer.kid == client.published_jwks["keys"][0]["kid"]
 
 
 def test_x509_credentials_errors_are_key_material_errors() -> None:
@@ -370,10 +375,6 @@ def test_two_processes_rotating_at_once_both_keep_their_key(store: Store, store_
 
 
 def store_key(store: Store) -> str:
-    import os
-
-    from oauth2store._encryption import KEY_VARIABLE
-
     return os.environ[KEY_VARIABLE]
 
 
@@ -382,15 +383,12 @@ def store_key(store: Store) -> str:
 
 @pytest.fixture(scope="module")
 def provider() -> Any:
-    from oidc_provider import OidcProvider
-
     with OidcProvider() as running:
         yield running
 
 
 def client_assertion(signer: Any, client_id: str, audience: str) -> str:
     """An RFC 7523 client assertion signed with the SigningKey, hand-rolled with `cryptography` (RS*, PS*, ES*)."""
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
     def b64(data: bytes) -> str:
         return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -416,13 +414,11 @@ def client_assertion(signer: Any, client_id: str, audience: str) -> str:
 
 
 def register_and_get_token(provider: Any, client: Client) -> Any:
-    import requests
-
     alg = client.client_metadata.token_endpoint_auth_signing_alg
     registration = requests.post(
         provider.registration_endpoint,
         json={"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
-              "token_endpoint_auth_signing_alg": alg, "jwks": client.public_jwks},
+              "token_endpoint_auth_signing_alg": alg, "jwks": client.published_jwks},
         timeout=5,
     )  # fmt: skip
     assert registration.status_code == 201, registration.text
@@ -461,3 +457,13 @@ def test_the_server_refuses_a_key_it_was_not_given(provider: Any) -> None:
     client.keys[0].private_jwk = other.keys[0].private_jwk  # sign with a key the server does not know
     token = register_and_get_token(provider, client)
     assert token.status_code == 401, token.text
+
+
+def test_the_old_names_of_the_published_jwks_warn_and_still_work() -> None:
+    """Client.public_jwks(_at) became published_jwks(_at) (the server's cached JWKS keeps `public_jwks`)."""
+    client = new_client(new_server(), client_secret=None)
+    client.RotateKeys(T0)
+    with pytest.warns(DeprecationWarning, match="published_jwks"):
+        assert client.public_jwks == client.published_jwks
+    with pytest.warns(DeprecationWarning, match="published_jwks_at"):
+        assert client.public_jwks_at(T0) == client.published_jwks_at(T0)

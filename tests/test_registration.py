@@ -168,7 +168,7 @@ def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store,
     with store.session() as session:
         client = Client.Open(session, "pkjwt")
         assert client is not None
-        old_kid = client.public_jwks["keys"][0]["kid"]
+        old_kid = client.published_jwks["keys"][0]["kid"]
         (new_key,) = client.RotateKeys(publication_delay=timedelta(0))  # active at once
         assert new_key.kid != old_kid
 

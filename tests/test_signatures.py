@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import time
 from typing import Any
@@ -13,9 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
 
-from oauth2store._claims import check_claims
 from oauth2store._errors import JWKSError, JWTValidationError
-from oauth2store._signatures import KeySet, verify_signature
+from oauth2store._jwx.jwk import KeySet
+from oauth2store._jwx.jws import verify as verify_signature
+from oauth2store._jwx.jwt import check_claims
 
 ISSUER = "https://as.example.com"
 
@@ -98,9 +101,6 @@ def test_hmac_with_the_public_key_is_refused(keys: dict[str, tuple[dict[str, Any
     )
     header = b64(json.dumps({"alg": "HS256", "kid": "rsa-1"}).encode())
     payload = b64(json.dumps(claims()).encode())
-    import hashlib
-    import hmac
-
     signature = b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
     token = f"{header}.{payload}.{signature}"
     with pytest.raises(JWTValidationError) as caught:

@@ -87,5 +87,5 @@ def _key_rows(found: Client, now: datetime, created: Sequence[ClientKey]) -> lis
 def keys_show(settings: Settings, /, application_name: str) -> None:
     """Print the client's public JWKS (what its jwks_uri serves), as JSON."""
     with session(settings) as db:
-        jwks = open_client(db, application_name).public_jwks
+        jwks = open_client(db, application_name).published_jwks
     emit_json(jwks)

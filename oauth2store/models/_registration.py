@@ -84,7 +84,7 @@ def _invalid(client: Client, name: str, message: str, code: int | None = None) -
 
 def _request_body(client: Client, *, client_id: str | None = None) -> dict[str, Any]:
     metadata = client.client_metadata
-    jwks = client.public_jwks
+    jwks = client.published_jwks
     if (
         metadata.token_endpoint_auth_method == TokenEndpointAuthMethod.PRIVATE_KEY_JWT
         and not metadata.jwks_uri

@@ -14,9 +14,9 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from .. import _jwk as jwk
-from .._client_auth import SigningKey
 from .._errors import KeyMaterialError
+from .._jwx import jwk
+from .._jwx.jws import SigningKey
 from .._lru import LRUCache
 from .._pem import load_certificates, load_private_key
 from .client_key import active_key
@@ -100,7 +100,7 @@ def _credentials_key(client: Client) -> SigningKey:
         entry = (private_key, jwk.thumbprint(jwk.public_jwk(private_key.public_key())), jwk.x5c(certificates))
         _parsed.put(digest, entry)
     alg = client.client_metadata.token_endpoint_auth_signing_alg or DEFAULT_SIGNING_ALGORITHM
-    if not jwk.algorithm_fits_key(alg, entry[0]):
+    if not jwk.fits(alg, entry[0]):
         raise KeyMaterialError(
             client.application_name,
             f"client_metadata.token_endpoint_auth_signing_alg {alg} does not fit the key of X509Credentials {alias!r}",

@@ -9,26 +9,24 @@ Cross-field rules from the class reference, with the deliberate deviations a cli
   `grant_types` lists no redirect-based grant (e.g. only `client_credentials`): they are never redirected to.
 
 The client's own key pairs (IRIS keeps a private and a public JWKS on the client) are rows of OAuth2_ClientKey
-(`keys`), made only by `RotateKeys`; `public_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
+(`keys`), made only by `RotateKeys`; `published_jwks` is what to publish, `oauth2store.signing_key` what signs. Secret
 properties (`client_secret`, `client_password`) are encrypted at rest like every `secret=True` column.
 """
 
 from __future__ import annotations
 
-import json
 import time
+import warnings
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
-from .. import _jwk as jwk
-from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
-from .._pem import load_certificates
+from .._errors import DuplicateError, NotFoundError, Problem
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
 from .._types import (
@@ -43,11 +41,13 @@ from .._types import (
 )
 from .._validation import Kind
 from ._client_config import client_config
+from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
 from ._registration import delete_registration, read_registration, register_client, update_registration
+from ._validate_jwt import validate_client_jwt
 from .access_token import CLIENT_CREDENTIALS, AccessToken
 from .base import Base, Validated, iris_property, missing_reference
-from .client_key import ClientKey, active_key
+from .client_key import ClientKey
 from .client_metadata import ClientMetadata
 from .endpoint import Endpoint
 from .server_definition import ServerDefinition
@@ -56,23 +56,16 @@ from .x509_credentials import X509Credentials
 
 _NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
 
-#: How long RotateKeys publishes a new key before it signs: longer than a server caches the client's JWKS.
-DEFAULT_PUBLICATION_DELAY = timedelta(hours=1)
-#: How long a retired key stays published: longer than `jwt_interval` plus the server's JWKS cache time.
-DEFAULT_RETENTION = timedelta(days=1)
-#: The metadata members asking for responses encrypted to the client's own key.
-_ENCRYPTED_RESPONSE_MEMBERS = (
-    "id_token_encrypted_response_alg",
-    "userinfo_encrypted_response_alg",
-    "access_token_encrypted_response_alg",
-)
-
 
 #: Who the client is at its server: a change drops every stored token of the client.
 _CLIENT_IDENTITY = ("client_id", "enabled", "server_definition_id", "server_definition")
 #: How the client authenticates: a change drops its client-credentials tokens (a service's own).
 _CREDENTIALS = ("client_secret", "client_credentials", "client_password", "ssl_configuration", "_jwt_audience")
 _AUTHENTICATION = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(f"Client.{old} is deprecated: use Client.{new} (renamed)", DeprecationWarning, stacklevel=3)
 
 
 class Client(Validated, Base):
@@ -222,40 +215,30 @@ class Client(Validated, Base):
         )
 
     @property
-    def public_jwks(self) -> dict[str, Any]:
-        """The client's public JWKS now: publish it at the client's jwks_uri or send it in a registration.
+    def published_jwks(self) -> dict[str, Any]:
+        """The client's own public JWKS now: publish it at the client's jwks_uri or send it in a registration.
 
-        Pure (no I/O): see `public_jwks_at`.
+        Pure (no I/O): see `published_jwks_at`. Not the server's JWKS (that is `server_definition.public_jwks`).
         """
-        return self.public_jwks_at(datetime.now(UTC))
+        return published_jwks_at(self, datetime.now(UTC))
 
-    def public_jwks_at(self, now: datetime) -> dict[str, Any]:
+    def published_jwks_at(self, now: datetime) -> dict[str, Any]:
         """The public parts of the keys published at `now`: published, active, and retired within their retention.
 
         With `client_credentials`, the certificate's key (with `x5c`) instead, as IRIS JWKSFromCredentials.
         """
-        if self.client_credentials:
-            return {"keys": [self._credentials_jwk()]} if self._credentials_jwk_available() else {"keys": []}
-        return {"keys": [dict(k.public_jwk) for k in self.keys if not k.is_expired(self.keys, now)]}
+        return published_jwks_at(self, now)
 
-    def _credentials_jwk_available(self) -> bool:
-        credentials = self.x509_credentials
-        return credentials is not None and credentials.alias == self.client_credentials
+    @property
+    def public_jwks(self) -> dict[str, Any]:
+        """Deprecated name of `published_jwks` (kept for one release)."""
+        _renamed("public_jwks", "published_jwks")
+        return self.published_jwks
 
-    def _credentials_jwk(self) -> dict[str, Any]:
-        assert self.x509_credentials is not None
-        certificates = load_certificates(self.x509_credentials.certificate)
-        public_key = certificates[0].public_key()
-        if not isinstance(public_key, jwk.PublicKey):
-            raise KeyMaterialError(self.application_name, "the certificate's key is neither RSA nor EC")
-        members: dict[str, Any] = jwk.public_jwk(public_key)
-        members["kid"] = jwk.thumbprint(members)
-        members["use"] = "sig"
-        alg = self.client_metadata.token_endpoint_auth_signing_alg if self.client_metadata is not None else None
-        if alg and jwk.algorithm_fits_key(alg, public_key):
-            members["alg"] = alg
-        members["x5c"] = list(jwk.x5c(certificates))
-        return members
+    def public_jwks_at(self, now: datetime) -> dict[str, Any]:
+        """Deprecated name of `published_jwks_at` (kept for one release)."""
+        _renamed("public_jwks_at", "published_jwks_at")
+        return self.published_jwks_at(now)
 
     def RotateKeys(
         self,
@@ -282,70 +265,7 @@ class Client(Validated, Base):
             KeyMaterialError: the signing algorithm is not a key-pair algorithm (HS* signs with the secret).
             ValidationError: `retention` is not longer than `jwt_interval` plus `publication_delay`.
         """
-        if self.client_credentials:
-            return []
-        metadata = self.client_metadata
-        signing_alg = metadata.token_endpoint_auth_signing_alg or "RS256"
-        if not jwk.is_key_pair_signing_algorithm(signing_alg):
-            raise KeyMaterialError(
-                self.application_name,
-                f"client_metadata.token_endpoint_auth_signing_alg {signing_alg} has no key pair to rotate "
-                "(HS* algorithms sign with the client secret)",
-            )
-        if retention <= timedelta(seconds=self.jwt_interval or 0) + publication_delay:
-            raise ValidationError(self.kind, self.application_name, [Problem(
-                "retention", "must be longer than jwt_interval plus publication_delay (the server's JWKS cache time)"
-            )])  # fmt: skip
-        wanted = [("sig", signing_alg)]
-        encryption = {getattr(metadata, member) for member in _ENCRYPTED_RESPONSE_MEMBERS}
-        wanted += [("enc", alg) for alg in sorted(encryption & jwk.RSA_ENCRYPTION_ALGORITHMS)]
-        # Generated before any lock is taken: RSA generation is the slow part (tens of milliseconds).
-        generated = [(use, alg, jwk.generate_private_key(alg)) for use, alg in wanted]
-
-        session = object_session(self)
-        if session is not None and inspect(self).persistent:
-            self._lock_for_rotation(session)
-            session.refresh(self, ["keys"])  # keys other transactions committed while we generated
-        now = now or datetime.now(UTC)
-        created: list[ClientKey] = []
-        for use, alg, private_key in generated:
-            private_members: dict[str, Any] = jwk.private_jwk(private_key)
-            public_members: dict[str, Any] = jwk.public_jwk(private_key.public_key())
-            kid = jwk.thumbprint(public_members)
-            public_members.update(kid=kid, use=use, alg=alg)
-            private_members.update(kid=kid, use=use, alg=alg)
-            current = active_key(self.keys, use, now)
-            key = ClientKey(
-                kid=kid, use=use, alg=alg,
-                private_jwk=json.dumps(private_members, separators=(",", ":")),
-                public_jwk=public_members, created=now,
-                active_from=now if current is None else now + publication_delay,
-                retention=int(retention.total_seconds()),
-            )  # fmt: skip
-            self.keys.append(key)
-            created.append(key)
-        for key in [k for k in self.keys if k.is_expired(self.keys, now)]:
-            self.keys.remove(key)
-        metadata.jwks = self.public_jwks_at(now)
-        if session is not None:
-            session.flush()
-        return created
-
-    def _lock_for_rotation(self, session: Session) -> None:
-        """Serialize rotations of this client: a row lock on PostgreSQL, the write lock on SQLite."""
-        statement = select(ClientMetadata.application_name).where(
-            ClientMetadata.application_name == self.application_name
-        )
-        if session.get_bind().dialect.name == "sqlite":
-            # A no-op write takes SQLite's single write lock for the rest of the transaction.
-            session.execute(
-                update(ClientMetadata)
-                .where(ClientMetadata.application_name == self.application_name)
-                .values(jwks=ClientMetadata.jwks)
-                .execution_options(synchronize_session=False)
-            )
-        else:
-            session.execute(statement.with_for_update())
+        return rotate_keys(self, now, publication_delay=publication_delay, retention=retention)
 
     def before_save(self, session: Session) -> None:
         super().before_save(session)
@@ -484,18 +404,22 @@ class Client(Validated, Base):
         (required), `nbf`, `iat`, `iss` and `aud` with `leeway` seconds. `audience` defaults to this client's
         `client_id`; None skips the audience check. IRIS `ValidateJWT`.
 
+        Never flushes the session: a refreshed JWKS is set on the server definition and saved with your commit.
+
         Raises:
             JWTValidationError: its `check` names what failed.
         """
-        from .._jwt_validation import validate_jwt
-
-        def refresh(force: bool, at: float) -> bool:
-            save = object_session(self) is not None
-            return self.RefreshJWKS(force, save, allow_insecure_http=allow_insecure_http, now=at)
-
-        expected = self.client_id if audience is ... else audience
-        return validate_jwt(self, token, refresh=refresh, audience=expected, algorithms=algorithms,
-                            token_type=token_type, leeway=leeway, now=now)  # fmt: skip
+        moment = time.time() if now is None else now
+        return validate_client_jwt(
+            self,
+            token,
+            audience=audience,
+            algorithms=algorithms,
+            token_type=token_type,
+            leeway=leeway,
+            now=moment,
+            allow_insecure_http=allow_insecure_http,
+        )
 
     def register(self, *, allow_insecure_http: bool = False) -> dict[str, Any]:
         """Register this client at its server's registration endpoint (RFC 7591; IRIS RegisterClient).

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relat
 
 from .._discovery import Metadata, fetch_metadata
 from .._errors import DuplicateError, InUseError, NotFoundError, Problem
-from .._jwks import refresh_server_jwks
 from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
 from .._validation import Kind
+from ._jwks_columns import refresh_server_jwks
 from .base import Base, UTCDateTime, Validated, iris_property, mapped_class, missing_reference, referencing
 from .server_metadata import ServerMetadata
 from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, transport_for
@@ -194,7 +194,7 @@ class ServerDefinition(Validated, Base):
 
         IRIS `ServerDefinition.RefreshJWKS`: True when the key set changed (which also clears
         `server_credentials`, as IRIS does); False when the cache is still valid or there is no `jwks_uri`.
-        `save` flushes the definition in its session; otherwise the caller's commit decides.
+        `save` flushes the definition in its session; otherwise the caller's commit decides (nothing is flushed).
 
         Raises:
             JWKSError, TransportError, ProtocolError, InsecureEndpointError: the cached JWKS is left as it was.
@@ -202,9 +202,10 @@ class ServerDefinition(Validated, Base):
         session = object_session(self)
         if session is None:
             raise RuntimeError(f"ServerDefinition {self.issuer_endpoint!r} is not in a session (load it first)")
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
-        changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
-        if save and session is not None:
+        with session.no_autoflush:
+            transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+            changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
+        if save:
             session.flush()
         return changed
 

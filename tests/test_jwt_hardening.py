@@ -21,7 +21,7 @@ from jose import jws as jose_jws
 from local_servers import Reply, Seen, serve
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, JWTValidationError, ServerDefinition, Store, generate_key
+from oauth2store import Client, JWTValidationError, ServerDefinition, Store, generate_store_key
 
 KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
 PEM = KEY.private_bytes(
@@ -189,7 +189,7 @@ def test_validation_never_flushes_the_callers_session(store: Store, issuer: tupl
 
 def test_two_stores_do_not_share_the_unknown_kid_cooldown(tmp_path: Path, issuer: tuple[Issuer, str]) -> None:
     answering, url = issuer
-    stores = [Store(f"sqlite:///{tmp_path / f'{name}.db'}", key=generate_key()) for name in ("a", "b")]
+    stores = [Store(f"sqlite:///{tmp_path / f'{name}.db'}", key=generate_store_key()) for name in ("a", "b")]
     try:
         for store in stores:
             store.upgrade()

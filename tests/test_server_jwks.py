@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from oauth2store import JWKSError, Store, generate_key
+from oauth2store import JWKSError, Store, generate_store_key
 from oauth2store._jwx import jwk
 from oauth2store._jwx.jwk import KeySet
 from oauth2store._server_jwks import UnknownKidRefreshes, parsed_key_set
@@ -62,8 +62,8 @@ def test_the_refresh_table_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_each_store_has_its_own_refresh_state(tmp_path: Path) -> None:
     with (
-        Store(f"sqlite:///{tmp_path / 'a.db'}", key=generate_key()) as first,
-        Store(f"sqlite:///{tmp_path / 'b.db'}", key=generate_key()) as second,
+        Store(f"sqlite:///{tmp_path / 'a.db'}", key=generate_store_key()) as first,
+        Store(f"sqlite:///{tmp_path / 'b.db'}", key=generate_store_key()) as second,
     ):
         first.upgrade()
         mine = state_of(first.engine).get(UnknownKidRefreshes)

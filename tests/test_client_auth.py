@@ -18,7 +18,8 @@ from local_servers import TestCA, rsa_thumbprint
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, ClientIdentity, KeyMaterialError, SigningKey, X509Credentials, signing_key
+from oauth2store import Client, KeyMaterialError, SigningKey, X509Credentials, signing_key
+from oauth2store._client_auth import ClientIdentity
 from oauth2store._client_auth import JWT_BEARER, STRATEGIES, authenticate
 from oauth2store._jwx.jws import sign
 

@@ -19,8 +19,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, KeyMaterialError, SigningKey, X509Credentials, signing_key
-from oauth2store._client_auth import ClientIdentity
-from oauth2store._client_auth import JWT_BEARER, STRATEGIES, authenticate
+from oauth2store._client_auth import JWT_BEARER, STRATEGIES, ClientIdentity, authenticate
 from oauth2store._jwx.jws import sign
 
 NOW = 1_800_000_000.0

@@ -8,9 +8,8 @@ import pytest
 from local_servers import Reply, Seen, TestCA, serve
 
 from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, TransportError
-from oauth2store._transport import Transport
 from oauth2store._errors import KeyMaterialError, url_without_query
-from oauth2store._transport import check_endpoint, is_loopback, parse_json_object
+from oauth2store._transport import Transport, check_endpoint, is_loopback, parse_json_object
 
 
 class Sleeps:

@@ -46,9 +46,14 @@ class ClientKey(Validated, Base):
     id: Mapped[int] = mapped_column("ID", primary_key=True, autoincrement=True)
     #: The client the key belongs to; the key is deleted with it (ON DELETE CASCADE).
     application_name: Mapped[str] = iris_property(
-        "ApplicationName", Kind.STRING, ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
-        required=True, minlen=1, maxlen=128, index=True,
-    )  # fmt: skip
+        "ApplicationName",
+        Kind.STRING,
+        ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
+        required=True,
+        minlen=1,
+        maxlen=128,
+        index=True,
+    )
     #: RFC 7638 thumbprint (SHA-256, base64url) of the public key.
     kid: Mapped[str] = iris_property("Kid", required=True, minlen=1, maxlen=64)
     #: JWK `use`: "sig" signs client assertions, "enc" decrypts responses encrypted to the client.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import random
 import shutil
@@ -43,6 +44,8 @@ DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 MAX_REDIRECTS = 5
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
+#: The largest Retry-After kept (about 31 years); `RetryPolicy.max_retry_after` caps what is actually waited.
+_FAR_RETRY_AFTER = 1e9
 
 #: A form body: a mapping, or pairs when a name repeats (e.g. several RFC 8707 resources).
 FormData = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -70,8 +73,11 @@ class RetryPolicy:
     max_retry_after: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter."""
-        if retry_after is not None:
+        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter.
+
+        A Retry-After that is not a number (NaN) counts as absent, so `time.sleep` never gets one.
+        """
+        if retry_after is not None and not math.isnan(retry_after):
             return min(max(retry_after, 0.0), self.max_retry_after)
         ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return rand() * ceiling
@@ -118,17 +124,23 @@ def _origin(url: str) -> tuple[str, str, int | None]:
 
 
 def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:
-    value = headers.get("Retry-After")
+    """Seconds the server asks us to wait (RFC 9110 §10.2.3: delay-seconds or an HTTP date), finite and >= 0.
+
+    Anything else (NaN, infinity, negative or fractional numbers, garbage) is treated as absent; a huge delay is
+    returned as `_FAR_RETRY_AFTER`, and `RetryPolicy.delay` caps it.
+    """
+    value = (headers.get("Retry-After") or "").strip()
     if not value:
         return None
+    if value.isascii() and value.isdigit():
+        # int() of a very long digit string is slow (and refused beyond 4300 digits): anything that long is huge.
+        return float(min(int(value[:12]), _FAR_RETRY_AFTER))
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).timestamp() - now()
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+        seconds = when.timestamp() - now()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return min(max(seconds, 0.0), _FAR_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
 class _TlsAdapter(HTTPAdapter):

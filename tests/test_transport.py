@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
@@ -9,7 +10,7 @@ from local_servers import Reply, Seen, TestCA, serve
 
 from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, Transport, TransportError
 from oauth2store._errors import KeyMaterialError, url_without_query
-from oauth2store._transport import check_endpoint, is_loopback, parse_json_object
+from oauth2store._transport import _retry_after, check_endpoint, is_loopback, parse_json_object
 
 
 class Sleeps:
@@ -222,3 +223,40 @@ def test_tls_checks_the_host_name(ca: TestCA) -> None:
         client, _ = transport(tls=TlsSettings("private", certificate_authorities=ca.pem), retry=RetryPolicy(attempts=1))
         with pytest.raises(TransportError, match="TLS"):
             client.get(server.url)
+
+
+# -- hostile Retry-After values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nan", None), ("NaN", None), ("inf", None), ("-inf", None), ("infinity", None), ("1e400", None),
+        ("-5", None), ("3.5", None), ("0x10", None), ("garbage", None), ("", None), ("9" * 5000, 30.0),
+        ("12", 12.0), ("0", 0.0), ("99999999999999999999", 30.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("Fri, 31 Dec 9999 23:59:59 GMT", 30.0),
+        ("Mon, 01 Jan 2024 00:00:10 GMT", 10.0), ("Mon, 99 Foo 2024 99:99:99 GMT", None),
+    ],
+)  # fmt: skip
+def test_retry_after_values_are_sane_seconds_or_absent(value: str, expected: float | None) -> None:
+    now = 1704067200.0  # 2024-01-01T00:00:00Z
+    seen = _retry_after({"Retry-After": value}, lambda: now)
+    assert seen is None or (math.isfinite(seen) and seen >= 0)
+    jitter = 0.1  # what the policy waits without a usable Retry-After: rand 0.5 times base_delay 0.2
+    delay = RetryPolicy(max_retry_after=30.0).delay(1, seen, lambda: 0.5)
+    assert delay == (jitter if expected is None else expected)
+
+
+def test_retry_policy_never_sleeps_a_non_finite_or_negative_time() -> None:
+    policy = RetryPolicy(max_retry_after=30.0)
+    for value in (float("nan"), float("inf"), float("-inf"), -1.0, 1e300):
+        assert 0.0 <= policy.delay(1, value, lambda: 0.5) <= 30.0
+
+
+def test_hostile_retry_after_from_a_server_is_capped() -> None:
+    answers = iter([Reply(503, headers={"Retry-After": "nan"}), Reply(429, headers={"Retry-After": "inf"}),
+                    Reply(503, headers={"Retry-After": "-7"}), Reply(200)])  # fmt: skip
+    with serve(lambda _: next(answers)) as server:
+        client, sleeps = transport(retry=RetryPolicy(attempts=4, base_delay=0.1, max_retry_after=20))
+        assert client.get(server.url).status_code == 200
+    assert all(0.0 <= s <= 20.0 for s in sleeps.calls) and len(sleeps.calls) == 3

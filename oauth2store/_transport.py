@@ -32,9 +32,11 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.util import parse_url
 
 from ._errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
 from ._lru import LRUCache
+from ._validation import NOT_ABSOLUTE, url_problem
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -106,13 +108,20 @@ def is_loopback(host: str) -> bool:
 def check_endpoint(url: str, *, allow_insecure_http: bool = False) -> None:
     """Refuse endpoints that are not https, unless on loopback or explicitly allowed for development.
 
+    The URL is judged as the HTTP client will connect to it: it must read alike to urllib.parse and urllib3 (see
+    `url_problem`), so a check on one host cannot send the request to another.
+
     Raises:
-        InsecureEndpointError: the URL is plain http (or another scheme) on a non-loopback host.
+        InsecureEndpointError: the URL is ambiguous, or plain http (or another scheme) on a non-loopback host.
     """
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
+    problem = url_problem(url) if isinstance(url, str) else NOT_ABSOLUTE
+    if problem is not None:
+        raise InsecureEndpointError(url if isinstance(url, str) else "", None if problem == NOT_ABSOLUTE else problem)
+    target = parse_url(url)
+    host = (target.host or "").strip("[]")
+    if target.scheme == "https":
         return
-    if parts.scheme == "http" and parts.hostname and (allow_insecure_http or is_loopback(parts.hostname)):
+    if target.scheme == "http" and (allow_insecure_http or is_loopback(host)):
         return
     raise InsecureEndpointError(url)
 

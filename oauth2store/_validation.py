@@ -7,10 +7,14 @@ The IRIS error numbers are kept on each problem: #5659 required, #7201 MAXLEN, #
 
 from __future__ import annotations
 
+import ipaddress
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
+
+from urllib3.util import parse_url
 
 from ._errors import Problem
 
@@ -81,21 +85,68 @@ def _check_string(name: str, rules: Rules, value: object) -> list[Problem]:
     return problems
 
 
-def is_absolute_url(value: str) -> bool:
-    """True for an http(s) URL with a host, the only URLs OAuth endpoints may have."""
+#: The `url_problem` of a value that is not an http(s) URL with a host at all.
+NOT_ABSOLUTE = "must be an absolute http(s) URL"
+_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
+
+
+def url_problem(value: str) -> str | None:
+    """Why `value` is not an http(s) URL that every parser on the way reads alike; None when it is.
+
+    Checks judge a URL with `urllib.parse`, but requests connects where urllib3's `parse_url` says: when the two
+    disagree (`http://evil.example:1234\\@127.0.0.1/` is 127.0.0.1 to one and evil.example to the other), a check
+    passes for one host and the request goes to another. So user information, backslashes, whitespace, control
+    characters, non-ASCII or percent-encoded host names and port 0 are refused, and both parsers must agree on the
+    scheme, host and port.
+    """
+    if not value.isprintable() or " " in value or "\\" in value:
+        return "must not contain whitespace, control characters or backslashes"
     try:
         parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port out of range
+        port = parts.port
+    except ValueError:
+        return NOT_ABSOLUTE
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return NOT_ABSOLUTE
+    if "@" in parts.netloc:
+        return "must not carry user information (user:password@)"
+    if not _HOST.fullmatch(host) or (":" in host and not _is_ip(host)):
+        return "must have an ASCII host name or IP address (IDNA names in their xn-- form)"
+    if port == 0:
+        return "must not use port 0"
+    try:
+        seen = parse_url(value)
+    except ValueError:
+        return NOT_ABSOLUTE
+    if seen.auth or (seen.scheme, (seen.host or "").strip("[]").lower(), seen.port) != (parts.scheme, host, port):
+        return "is read differently by the HTTP client (urllib3) and by urllib.parse"
+    return None
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and not any(c.isspace() for c in value)
+    return True
+
+
+def is_absolute_url(value: str) -> bool:
+    """True for an http(s) URL with a host that every parser reads alike (see `url_problem`)."""
+    return url_problem(value) is None
 
 
 def _check_uri(name: str, rules: Rules, value: object) -> list[Problem]:
     problems = _check_string(name, rules, value)
-    if not problems and not is_absolute_url(str(value)):
-        problems.append(Problem(name, f"must be an absolute http(s) URL (got {_shown(rules, value)})", DATATYPE))
-    return problems
+    if problems:
+        return problems
+    problem = url_problem(str(value))
+    if problem is None:
+        return []
+    # A URL with user information may carry a password: it is never shown.
+    shown = "" if "@" in str(value) else f" (got {_shown(rules, value)})"
+    return [Problem(name, problem + shown, DATATYPE)]
 
 
 def _check_integer(name: str, rules: Rules, value: object) -> list[Problem]:
@@ -118,9 +169,11 @@ def _check_list(name: str, rules: Rules, value: object) -> list[Problem]:
     if not all(isinstance(item, str) and item for item in value):
         return [Problem(name, "must be a list of non-empty strings", DATATYPE)]
     if rules.kind is Kind.URI_LIST:
-        bad = [item for item in value if not is_absolute_url(item)]
-        if bad:
-            return [Problem(name, f"must hold absolute http(s) URLs (got {_shown(rules, bad[0])})", DATATYPE)]
+        for item in value:
+            problem = url_problem(item)
+            if problem is not None:
+                shown = "" if "@" in item else f" (got {_shown(rules, item)})"
+                return [Problem(name, f"must hold absolute http(s) URLs: {problem}{shown}", DATATYPE)]
     return []
 
 

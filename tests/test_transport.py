@@ -260,3 +260,41 @@ def test_hostile_retry_after_from_a_server_is_capped() -> None:
         client, sleeps = transport(retry=RetryPolicy(attempts=4, base_delay=0.1, max_retry_after=20))
         assert client.get(server.url).status_code == 200
     assert all(0.0 <= s <= 20.0 for s in sleeps.calls) and len(sleeps.calls) == 3
+
+
+# -- URLs that parsers read differently ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example:1234\\@127.0.0.1/token",  # urlsplit: 127.0.0.1; urllib3 (and so requests): evil.example
+        "http://127.0.0.1\\@evil.example/token",
+        "https://user:pw@as.example.com/token",
+        "http://evil.example%2f@127.0.0.1/token",
+        "http://127.0.0.1:80@evil.example/",
+        "http://127.0.0.1/to ken",
+        "http://127.0.0.1/\ttoken",
+        "http://127.0.0.1/token\n",
+        "http://127.0.0.1/\x00",
+        "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/token",  # fullwidth digits: IDNA maps them to 127.0.0.1
+        "https://[fe80::1%25eth0]/token",
+        "http://[::1/token",
+        "http://127.0.0.1:0/token",
+        "https://as.example.com:99999/token",
+        "https://as.example.com\u200b/token",
+    ],
+)
+def test_ambiguous_urls_are_refused(url: str) -> None:
+    with pytest.raises(InsecureEndpointError) as caught:
+        check_endpoint(url, allow_insecure_http=True)
+    assert "pw" not in str(caught.value)
+
+
+def test_ambiguous_url_is_refused_before_any_request() -> None:
+    with serve(lambda _: Reply(200, {})) as server:
+        port = server.httpd.server_address[1]
+        client, _ = transport()
+        with pytest.raises(InsecureEndpointError, match="backslash"):
+            client.post_form(f"http://127.0.0.1:{port}\\@127.0.0.1:{port}/token", {"client_secret": "s"})
+    assert server.seen == []

@@ -178,6 +178,7 @@ class AgentClient:
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         allow_insecure_http: bool = False,
+        allow_private_network: bool = False,
         http_session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -194,6 +195,7 @@ class AgentClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.allow_insecure_http = allow_insecure_http
+        self.allow_private_network = allow_private_network
         self.clock = clock
         self.sleep = sleep
         self._http_session = http_session
@@ -216,6 +218,8 @@ class AgentClient:
                 timeout=self.timeout,
                 retry=self.retry,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=config.endpoints.issuer,
+                allow_private_network=self.allow_private_network,
                 sleep=self.sleep,
                 clock=self.clock,
             )
@@ -323,6 +327,8 @@ class AgentClient:
                 session,
                 server.ssl_configuration,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=server.issuer_endpoint,
+                allow_private_network=self.allow_private_network,
                 http_session=self._http_session,
                 timeout=self.timeout,
                 retry=self.retry,

@@ -132,6 +132,7 @@ def discover(
     ssl_configuration: str | None = None,
     transport: Transport | None = None,
     allow_insecure_http: bool = False,
+    allow_private_network: bool = False,
 ) -> ServerDefinition:
     """Fetch the metadata of `issuer` and its JWKS, and store both on its server definition (IRIS `Discover`).
 
@@ -149,7 +150,8 @@ def discover(
     server = ServerDefinition.OpenByIssuer(session, issuer)
     name = ssl_configuration or (server.ssl_configuration if server is not None else DEFAULT_SSL_CONFIGURATION)
     if transport is None:
-        transport = transport_for(session, name, allow_insecure_http=allow_insecure_http)
+        transport = transport_for(session, name, allow_insecure_http=allow_insecure_http, issuer=issuer,
+                                  allow_private_network=allow_private_network)  # fmt: skip
     metadata = fetch_metadata(issuer, transport)
     with session.begin_nested():
         if server is None:

@@ -32,7 +32,7 @@ from ._errors import (
     ValidationError,
 )
 from ._tokens import utc_from_timestamp
-from ._transport import HttpResponse, RetryPolicy, Transport
+from ._transport import HttpResponse, RetryPolicy, Transport, same_origin
 from ._types import TokenEndpointAuthMethod
 from ._validation import check, is_absolute_url
 from .models.access_token import AccessToken
@@ -224,6 +224,10 @@ def process_registration_response(
     uri = body.get("registration_client_uri")
     problems += _problem_if(uri is not None and (not isinstance(uri, str) or not is_absolute_url(uri)),
                             "registration_client_uri", "must be an absolute http(s) URL")  # fmt: skip
+    # The registration access token goes to this URI: only to the server that registered the client (RFC 7592 §3).
+    problems += _problem_if(isinstance(uri, str) and is_absolute_url(uri) and not same_origin(uri, response.url),
+                            "registration_client_uri", "must share the registration endpoint's origin "
+                            "(scheme, host and port)")  # fmt: skip
     metadata: dict[str, Any] = {}
     for name, (_key, rules) in ClientMetadata.property_rules().items():
         if name in SERVER_MANAGED or name not in body:
@@ -275,7 +279,8 @@ def _transport(
     """A transport with the server definition's SSL configuration: IRIS uses it for discovery, JWKS and
     registration requests (iris-oauth2.md §1.3)."""
     return transport_for(session, client.server_definition.ssl_configuration, http_session=http_session, retry=retry,
-                         allow_insecure_http=allow_insecure_http)  # fmt: skip
+                         allow_insecure_http=allow_insecure_http,
+                         issuer=client.server_definition.issuer_endpoint)  # fmt: skip
 
 
 def _lock(session: Session, client: Client) -> None:

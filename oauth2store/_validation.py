@@ -99,8 +99,6 @@ def url_problem(value: str) -> str | None:
     characters, non-ASCII or percent-encoded host names and port 0 are refused, and both parsers must agree on the
     scheme, host and port.
     """
-    if not value.isprintable() or " " in value or "\\" in value:
-        return "must not contain whitespace, control characters or backslashes"
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -109,6 +107,8 @@ def url_problem(value: str) -> str | None:
     host = parts.hostname
     if parts.scheme not in ("http", "https") or not host:
         return NOT_ABSOLUTE
+    if not value.isprintable() or " " in value or "\\" in value:
+        return "must not contain whitespace, control characters or backslashes"
     if "@" in parts.netloc:
         return "must not carry user information (user:password@)"
     if not _HOST.fullmatch(host) or (":" in host and not _is_ip(host)):

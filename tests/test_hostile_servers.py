@@ -16,18 +16,25 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from local_servers import Reply, Seen, serve
+import requests
+from local_servers import LocalServer, Reply, Seen, TestCA, serve
 
 from oauth2store import (
+    AgentClient,
+    Client,
     DiscoveryError,
     Endpoint,
     InsecureEndpointError,
+    ProtocolError,
     ServerDefinition,
     ServerMetadata,
+    SSLConfiguration,
     Store,
+    TlsSettings,
     Transport,
     ValidationError,
 )
+from oauth2store._transport import SessionPool
 
 
 @pytest.fixture
@@ -95,3 +102,183 @@ def test_models_refuse_to_store_ambiguous_endpoints(evil: Any) -> None:
     with pytest.raises(ValidationError, match="url"):
         Endpoint.parse("https://user:pw@app.example.com/cb")
     assert evil.seen == []
+
+
+# -- #3: SSRF through a remote issuer's metadata ----------------------------------------------------------
+
+REMOTE = "as.remote.test"
+INTERNAL = "internal.remote.test"
+SECRET = "orders-secret-never-leaves"
+
+
+@pytest.fixture(scope="module")
+def ca() -> TestCA:
+    return TestCA()
+
+
+class Remote:
+    """The remote issuer: https on 127.0.0.2 under the name as.remote.test, answering by path."""
+
+    def __init__(self, ca: TestCA) -> None:
+        self.routes: dict[str, Reply] = {}
+        self.server = LocalServer(self._answer, ca.server_context(hosts=(REMOTE,)), host="127.0.0.2")
+
+    def _answer(self, request: Seen) -> Reply:
+        return self.routes.get(request.path.split("?")[0], Reply(404, {}))
+
+    @property
+    def issuer(self) -> str:
+        return f"https://{REMOTE}:{port_of(self.server)}"
+
+    @property
+    def seen(self) -> list[Seen]:
+        return self.server.seen
+
+    def publish(self, **members: Any) -> None:
+        """Serve a discovery document for this issuer with `members` (the token endpoint defaults to its own)."""
+        document = {"issuer": self.issuer, "token_endpoint": f"{self.issuer}/token",
+                    "grant_types_supported": ["client_credentials"], **members}  # fmt: skip
+        self.routes["/.well-known/openid-configuration"] = Reply(200, document)
+
+
+@pytest.fixture
+def remote(fake_dns: dict[str, str], ca: TestCA) -> Iterator[Remote]:
+    fake_dns[REMOTE] = "127.0.0.2"
+    served = Remote(ca)
+    with served.server:
+        yield served
+
+
+@pytest.fixture
+def victim() -> Iterator[LocalServer]:
+    """An internal plain-http service on 127.0.0.1 that a remote issuer would like us to call."""
+    with serve(lambda _: Reply(200, {"keys": [], "access_token": "t", "token_type": "Bearer"})) as server:
+        yield server
+
+
+@pytest.fixture
+def internal(fake_dns: dict[str, str], ca: TestCA) -> Iterator[LocalServer]:
+    """An internal https service on 127.0.0.1, reachable by the host name internal.remote.test (and by IP)."""
+    fake_dns[INTERNAL] = "127.0.0.1"
+    answer = Reply(200, {"keys": [], "access_token": "internal-token", "token_type": "Bearer", "expires_in": 60})
+    with serve(lambda _: answer, tls=ca.server_context(hosts=("127.0.0.1", INTERNAL))) as server:
+        server.httpd.RequestHandlerClass.protocol_version = "HTTP/1.1"  # type: ignore[attr-defined]  # keep-alive
+        yield server
+
+
+@pytest.fixture
+def tls_store(store: Store, ca: TestCA) -> Store:
+    with store.session() as session:
+        session.add(SSLConfiguration(name="test-ca", certificate_authorities=ca.pem))
+    return store
+
+
+def stored_remote(store: Store, remote: Remote, **endpoints: str) -> None:
+    """A server definition for the remote issuer with the given endpoints, and a confidential client "app"."""
+    with store.session() as session:
+        server = ServerDefinition(issuer_endpoint=remote.issuer, ssl_configuration="test-ca")
+        server.server_metadata.issuer = remote.issuer
+        server.server_metadata.token_endpoint = f"{remote.issuer}/token"
+        server.server_metadata.grant_types_supported = ["client_credentials"]
+        for name, value in endpoints.items():
+            setattr(server.server_metadata, name, value)
+        client = Client(application_name="app", client_type="confidential", client_id="app", client_secret=SECRET,
+                        server_definition=server, ssl_configuration="test-ca")  # fmt: skip
+        client.client_metadata.grant_types = ["client_credentials"]
+        session.add(client)
+
+
+def nothing_discovered(store: Store, issuer: str) -> bool:
+    with store.session() as session:
+        return ServerDefinition.OpenByIssuer(session, issuer) is None
+
+
+def test_remote_jwks_uri_on_loopback_http_is_never_fetched(tls_store: Store, remote: Remote, victim: Any) -> None:
+    remote.publish(jwks_uri=f"{victim.url}/jwks")
+    for options in ({}, {"allow_insecure_http": True}):
+        with tls_store.session() as session, pytest.raises(InsecureEndpointError):
+            ServerDefinition.discover(session, remote.issuer, ssl_configuration="test-ca", **options)
+    assert victim.seen == [] and nothing_discovered(tls_store, remote.issuer)
+    assert [seen.path for seen in remote.seen] == ["/.well-known/openid-configuration"] * 2
+
+
+def test_a_name_that_resolves_to_loopback_is_refused_on_the_address_connected(
+    tls_store: Store, remote: Remote, internal: Any
+) -> None:
+    remote.publish(jwks_uri=f"https://{INTERNAL}:{port_of(internal)}/jwks")
+    with tls_store.session() as session, pytest.raises(InsecureEndpointError, match=r"reached 127\.0\.0\.1"):
+        ServerDefinition.discover(session, remote.issuer, ssl_configuration="test-ca")
+    assert internal.seen == [] and nothing_discovered(tls_store, remote.issuer)
+    with tls_store.session() as session:  # a process that knows its issuer's keys live on the internal network
+        ServerDefinition.discover(session, remote.issuer, ssl_configuration="test-ca", allow_private_network=True)
+    assert [seen.path for seen in internal.seen] == ["/jwks"]
+
+
+def test_remote_token_endpoint_on_loopback_gets_no_client_secret(
+    tls_store: Store, remote: Remote, internal: Any, victim: Any
+) -> None:
+    stored_remote(tls_store, remote, token_endpoint=f"https://127.0.0.1:{port_of(internal)}/token")
+    with pytest.raises(InsecureEndpointError, match="private"):
+        AgentClient(tls_store, "app").get_access_token()
+    assert internal.seen == []
+    assert AgentClient(tls_store, "app", allow_private_network=True).get_access_token() == "internal-token"
+    assert len(internal.seen) == 1
+
+    with tls_store.session() as session:  # plain http on loopback: allow_private_network does not allow http
+        server = ServerDefinition.OpenByIssuer(session, remote.issuer)
+        assert server is not None
+        server.server_metadata.token_endpoint = f"{victim.url}/token"
+    with pytest.raises(InsecureEndpointError, match="https"):
+        AgentClient(tls_store, "app", allow_private_network=True).get_access_token("another-scope")
+    assert victim.seen == []
+
+
+def test_a_pooled_connection_is_checked_again_for_a_stricter_request(remote: Remote, internal: Any, ca: TestCA) -> None:
+    pool = SessionPool()
+    tls = TlsSettings("test-ca", certificate_authorities=ca.pem)
+    url = f"https://{INTERNAL}:{port_of(internal)}/keys"
+    allowed = Transport(tls, pool=pool, issuer=remote.issuer, allow_private_network=True)
+    assert allowed.get(url).status_code == 200
+    assert allowed.get(url).status_code == 200  # the same kept-alive connection
+    with pytest.raises(InsecureEndpointError, match=r"reached 127\.0\.0\.1"):
+        Transport(tls, pool=pool, issuer=remote.issuer).get(url)
+    assert len(internal.seen) == 2
+
+
+def test_an_injected_session_is_checked_on_the_resolved_addresses(remote: Remote, internal: Any) -> None:
+    with requests.Session() as http:
+        transport = Transport(session=http, issuer=remote.issuer)
+        with pytest.raises(InsecureEndpointError, match="private"):
+            transport.get(f"https://{INTERNAL}:{port_of(internal)}/keys")
+    assert internal.seen == []
+
+
+def test_registration_client_uri_must_stay_on_the_registration_server(
+    tls_store: Store, remote: Remote, internal: Any
+) -> None:
+    elsewhere = f"https://127.0.0.1:{port_of(internal)}/reg/issued"
+    remote.routes["/reg"] = Reply(
+        201,
+        {
+            "client_id": "issued",
+            "client_secret": "issued-secret",
+            "registration_access_token": "rat",
+            "registration_client_uri": elsewhere,
+        },
+    )
+    stored_remote(tls_store, remote, registration_endpoint=f"{remote.issuer}/reg")
+    with tls_store.session() as session:
+        client = Client.Open(session, "app")
+        assert client is not None
+        client.client_id = None
+        client.client_secret = None
+    with pytest.raises(ProtocolError, match="registration_client_uri"), tls_store.session() as session:
+        client = Client.Open(session, "app")
+        assert client is not None
+        client.register()
+    assert internal.seen == []  # neither the registration access token nor a best-effort delete went there
+    with pytest.raises(ValidationError, match="registration_client_uri"), tls_store.session() as session:
+        client = Client.Open(session, "app")
+        assert client is not None
+        client.client_metadata.registration_client_uri = elsewhere
+        session.flush()

@@ -298,3 +298,38 @@ def test_ambiguous_url_is_refused_before_any_request() -> None:
         with pytest.raises(InsecureEndpointError, match="backslash"):
             client.post_form(f"http://127.0.0.1:{port}\\@127.0.0.1:{port}/token", {"client_secret": "s"})
     assert server.seen == []
+
+
+# -- private addresses named by a remote issuer ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "issuer", "options", "allowed"),
+    [
+        ("https://10.0.0.5/token", "https://as.example.com", {}, False),
+        ("https://169.254.169.254/latest/meta-data", "https://as.example.com", {}, False),
+        ("https://[::ffff:127.0.0.1]/jwks", "https://as.example.com", {}, False),
+        ("https://[fd00::1]/jwks", "https://as.example.com", {}, False),
+        ("https://localhost/jwks", "https://as.example.com", {}, False),
+        ("https://0.0.0.0/jwks", "https://as.example.com", {}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com", {}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com", {"allow_insecure_http": True}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com",
+         {"allow_insecure_http": True, "allow_private_network": True}, True),
+        ("https://10.0.0.5/token", "https://as.example.com", {"allow_private_network": True}, True),
+        ("https://10.0.0.5/token", "https://10.0.0.5", {}, True),  # the issuer's own host was chosen, not named
+        ("https://10.0.0.6/token", "https://10.0.0.5", {}, False),
+        ("http://127.0.0.1:8080/token", "http://127.0.0.1:9000", {}, True),  # a local issuer: development
+        ("http://localhost:8080/token", "http://localhost:9000", {}, True),
+        ("http://127.0.0.1:8080/token", None, {}, True),  # no issuer: a URL the caller chose
+        ("https://93.184.216.34/token", "https://as.example.com", {}, True),
+    ],
+)  # fmt: skip
+def test_private_addresses_only_for_local_issuers_or_when_allowed(
+    url: str, issuer: str | None, options: dict[str, bool], allowed: bool
+) -> None:
+    if allowed:
+        check_endpoint(url, issuer=issuer, **options)
+    else:
+        with pytest.raises(InsecureEndpointError):
+            check_endpoint(url, issuer=issuer, **options)

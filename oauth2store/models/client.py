@@ -31,6 +31,7 @@ from .. import _jwk as jwk
 from .._errors import DuplicateError, KeyMaterialError, NotFoundError, Problem, ValidationError
 from .._pem import load_certificates
 from .._queries import ListQuery
+from .._transport import same_origin
 from .._types import (
     AUTHENTICATION_TYPE_TO_METHOD,
     METHOD_TO_AUTHENTICATION_TYPE,
@@ -42,7 +43,7 @@ from .._types import (
     DeprecatedSigningAlgorithm,
     TokenEndpointAuthMethod,
 )
-from .._validation import VALUELIST, Kind
+from .._validation import VALUELIST, Kind, is_absolute_url
 from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
@@ -429,6 +430,7 @@ class Client(Validated, Base):
         endpoint = self.redirection_endpoint
         if endpoint is not None:
             found += endpoint.problems("redirection_endpoint")
+        found += self._registration_uri_problems()
         redirected = not metadata.grant_types or bool(REDIRECT_GRANT_TYPES & set(metadata.grant_types))
         if endpoint is None and redirected and self.client_type in (ClientType.PUBLIC, ClientType.CONFIDENTIAL):
             found.append(Problem(
@@ -440,6 +442,19 @@ class Client(Validated, Base):
         if renamed and renamed[0] is not None:
             found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))
         return found
+
+    def _registration_uri_problems(self) -> list[Problem]:
+        """The registration access token is sent to `registration_client_uri`: it must be the registration
+        endpoint's server (RFC 7592 §3), not a host the metadata names."""
+        uri = self.client_metadata.registration_client_uri
+        server = self.server_definition
+        endpoint = server.server_metadata.registration_endpoint if server and server.server_metadata else None
+        if not isinstance(uri, str) or not uri or not isinstance(endpoint, str) or not endpoint:
+            return []
+        if not is_absolute_url(uri) or not is_absolute_url(endpoint) or same_origin(uri, endpoint):
+            return []  # an ill-formed URL is reported by its own rule
+        message = "must share the origin (scheme, host and port) of the server's registration_endpoint"
+        return [Problem("client_metadata.registration_client_uri", message)]
 
     def reference_problems(self, session: Session) -> list[Problem]:
         return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
@@ -462,7 +477,8 @@ class Client(Validated, Base):
 
         session = self._session()
         config = client_config(session, self)
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http,
+                                  issuer=self.server_definition.issuer_endpoint)  # fmt: skip
         return introspect_token(config, transport, token, time.time())
 
     def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
@@ -475,7 +491,8 @@ class Client(Validated, Base):
 
         session = self._session()
         config = client_config(session, self)
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http,
+                                  issuer=self.server_definition.issuer_endpoint)  # fmt: skip
         revoke_token(config, transport, token, time.time())
         forget_token(session, self.application_name, token)
 

@@ -144,6 +144,7 @@ class ServerDefinition(Validated, Base):
         ssl_configuration: str | None = None,
         transport: Transport | None = None,
         allow_insecure_http: bool = False,
+        allow_private_network: bool = False,
     ) -> ServerDefinition:
         """Fetch `issuer`'s discovery document and store it on its definition, created if needed (IRIS `Discover`).
 
@@ -155,7 +156,7 @@ class ServerDefinition(Validated, Base):
 
         return discover(
             session, issuer, ssl_configuration=ssl_configuration, transport=transport,
-            allow_insecure_http=allow_insecure_http,
+            allow_insecure_http=allow_insecure_http, allow_private_network=allow_private_network,
         )  # fmt: skip
 
     def RefreshJWKS(
@@ -175,7 +176,8 @@ class ServerDefinition(Validated, Base):
         session = object_session(self)
         if session is None:
             raise RuntimeError(f"ServerDefinition {self.issuer_endpoint!r} is not in a session (load it first)")
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http,
+                                  issuer=self.issuer_endpoint)  # fmt: skip
         changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
         if save and session is not None:
             session.flush()

@@ -11,9 +11,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
+from .._errors import Problem
 from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property
+from .base import Base, UTCDateTime, Validated, iris_property, missing_reference
 
 if TYPE_CHECKING:
     from .client import Client
@@ -73,6 +75,13 @@ class AccessToken(Validated, Base):
     @property
     def identity(self) -> object:
         return (self.application_name, self.session_id)
+
+    def reference_problems(self, session: Session) -> list[Problem]:
+        if not get_history(self, "application_name").added:
+            return []
+        from .client import Client
+
+        return missing_reference(session, "application_name", Client, self.application_name)
 
     def normalize(self) -> None:
         if self.application_name is None and self.client is not None:

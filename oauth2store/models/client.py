@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any, overload
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select, update
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, event, inspect, select, update
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -48,7 +48,7 @@ from .access_token import AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey, active_key
 from .client_metadata import ClientMetadata
-from .endpoint import Endpoint
+from .endpoint import Endpoint, endpoint_or_none
 from .server_definition import ServerDefinition
 from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
@@ -438,10 +438,7 @@ class Client(Validated, Base):
                 f"is required for a {self.client_type} client unless its grant_types need no redirect",
                 5659,
             ))  # fmt: skip
-        renamed = get_history(self, "application_name").deleted
-        if renamed and renamed[0] is not None:
-            found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))
-        return found
+        return found  # a renamed application_name (the IdKey) is refused with every other changed key
 
     def _registration_uri_problems(self) -> list[Problem]:
         """The registration access token is sent to `registration_client_uri`: it must be the registration
@@ -457,9 +454,16 @@ class Client(Validated, Base):
         return [Problem("client_metadata.registration_client_uri", message)]
 
     def reference_problems(self, session: Session) -> list[Problem]:
-        return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
+        found = missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
             missing_reference(session, "client_credentials", X509Credentials, self.client_credentials)
         )
+        server = self.server_definition
+        if get_history(self, "server_definition_id").added and (
+            server is None or server.id != self.server_definition_id
+        ):
+            # The ID written directly, not through `server_definition`: it must name a stored definition.
+            found += missing_reference(session, "server_definition_id", ServerDefinition, self.server_definition_id)
+        return found
 
     def check_unique(self, session: Session) -> None:
         stored = session.get(Client, self.application_name)
@@ -607,3 +611,7 @@ class Client(Validated, Base):
     @classmethod
     def _list_statement(cls) -> Any:
         return select(cls.application_name, cls.client_type, cls.default_scope)
+
+
+# A composite cannot hold anything but an Endpoint: refuse other values as the property's, not SQLAlchemy's, error.
+event.listen(Client.redirection_endpoint, "set", endpoint_or_none, retval=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import Problem, ValidationError
@@ -17,6 +18,15 @@ from .._validation import url_problem
 _HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+")
 _PREFIX_FORBIDDEN = re.compile(r"[\s?#\\]")
 BAD_URL = 8850  # IRIS: an unparsable redirection endpoint
+
+
+def endpoint_or_none(target: object, value: object, old: object, initiator: Any) -> Endpoint | None:
+    """Attribute `set` listener for an Endpoint composite: any other value is a ValidationError naming it."""
+    if value is None or isinstance(value, Endpoint):
+        return value
+    kind = getattr(target, "kind", "Endpoint")
+    problem = Problem(initiator.key, f"must be an Endpoint or None (got {type(value).__name__})", BAD_URL)
+    raise ValidationError(kind, None, [problem])
 
 
 @dataclass(frozen=True)

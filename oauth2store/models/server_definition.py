@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relat
 from .._errors import DuplicateError, InUseError, NotFoundError, Problem
 from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
-from .._validation import Kind
+from .._validation import Kind, is_absolute_url
 from .base import Base, UTCDateTime, Validated, iris_property, missing_reference, referencing
 from .server_metadata import ServerMetadata
 from .ssl_configuration import SSLConfiguration, transport_for
@@ -79,7 +79,7 @@ class ServerDefinition(Validated, Base):
 
     def cross_field_problems(self) -> list[Problem]:
         found: list[Problem] = []
-        if self.issuer_endpoint:
+        if self.issuer_endpoint and is_absolute_url(self.issuer_endpoint):  # else reported by its own rule
             parts = urlsplit(self.issuer_endpoint)
             if parts.query or parts.fragment:
                 found.append(Problem("issuer_endpoint", "must not have a query or fragment (RFC 8414 §2)"))

@@ -65,6 +65,8 @@ _SECRET_METHODS = frozenset(
     }
 )
 _WWW_AUTHENTICATE_PARAM = re.compile(r'(error|error_description)="([^"]*)"')
+#: What can follow "Bearer " in an Authorization header: visible ASCII (RFC 6750 §2.1 b64token is a subset).
+_BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 #: A create is not retried: a retry after a lost answer would register a second client.
 _CREATE_RETRY = RetryPolicy(attempts=1)
 
@@ -209,18 +211,30 @@ def process_registration_response(
     if not isinstance(body, dict):
         raise ProtocolError(response.url, "the registration response is not a JSON object", response.status_code)
     problems: list[Problem] = []
+    client_rules = Client.property_rules()
+    metadata_rules = ClientMetadata.property_rules()
     issued_id = body.get("client_id")
     problems += _problem_if(not isinstance(issued_id, str) or not issued_id, "client_id", "must be a non-empty string")
+    if isinstance(issued_id, str) and issued_id:
+        problems += check("client_id", client_rules["client_id"][1], issued_id)
     if client_id is not None and isinstance(issued_id, str) and issued_id != client_id:
         problems.append(Problem("client_id", f"must stay {client_id!r} (RFC 7592 §2.2), got {issued_id!r}"))
-    for name in ("client_secret", "registration_access_token"):
+    for name, rules in (("client_secret", client_rules["client_secret"][1]),
+                        ("registration_access_token", metadata_rules["registration_access_token"][1])):  # fmt: skip
         value = body.get(name)
         problems += _problem_if(value is not None and (not isinstance(value, str) or not value), name,
                                 "must be a non-empty string")  # fmt: skip
+        if isinstance(value, str) and value:
+            problems += check(name, rules, value)  # secret rules: the value is never shown
+    token = body.get("registration_access_token")
+    unusable = isinstance(token, str) and bool(token) and not _BEARER_TOKEN.fullmatch(token)
+    problems += _problem_if(unusable, "registration_access_token", "must be visible ASCII (a bearer token)")
     for name in ("client_id_issued_at", "client_secret_expires_at"):
         value = body.get(name)
         problems += _problem_if(value is not None and (type(value) is not int or value < 0), name,
                                 "must be a non-negative integer (epoch seconds)")  # fmt: skip
+        if type(value) is int and value >= 0:
+            problems += check(name, metadata_rules[name][1], value)  # what the column holds
     uri = body.get("registration_client_uri")
     problems += _problem_if(uri is not None and (not isinstance(uri, str) or not is_absolute_url(uri)),
                             "registration_client_uri", "must be an absolute http(s) URL")  # fmt: skip
@@ -389,21 +403,35 @@ def register_client(
                            retry=_CREATE_RETRY)  # fmt: skip
     token = server.initial_access_token
     response = transport.request("POST", endpoint, json_body=body, headers=_bearer(token) if token else None)
-    answer = process_registration_response(response, expected=(201, 200))
     try:
+        answer = process_registration_response(response, expected=(201, 200))
         _store(session, client, answer, fresh=True)
     except Exception:
-        _forget_remote(transport, answer)
+        _forget_remote(transport, response)
         raise
     return answer.document
 
 
-def _forget_remote(transport: Transport, answer: RegistrationResponse) -> None:
-    """Best effort: delete a registration that could not be stored, so no orphan client stays on the server."""
-    if not answer.registration_client_uri or not answer.registration_access_token:
+def _forget_remote(transport: Transport, response: HttpResponse) -> None:
+    """Best effort: delete a registration that could not be stored, so no orphan client stays on the server.
+
+    The answer failed its checks, so its two members are read from the raw body and used only when they are
+    safe: a registration_client_uri on the registration endpoint's origin, and a token fit for a bearer header.
+    """
+    if response.status_code not in (200, 201):
+        return
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        return
+    uri = body.get("registration_client_uri") if isinstance(body, dict) else None
+    token = body.get("registration_access_token") if isinstance(body, dict) else None
+    if not isinstance(uri, str) or not is_absolute_url(uri) or not same_origin(uri, response.url):
+        return
+    if not isinstance(token, str) or not _BEARER_TOKEN.fullmatch(token):
         return
     with contextlib.suppress(OAuth2StoreError):  # the original error is what the caller needs to see
-        transport.request("DELETE", answer.registration_client_uri, headers=_bearer(answer.registration_access_token))
+        transport.request("DELETE", uri, headers=_bearer(token))
 
 
 def _management(client: Client) -> tuple[str, str, str]:

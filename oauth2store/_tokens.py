@@ -7,16 +7,23 @@ agent makes through `transport`, as oauth4webapi splits them.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ._errors import OAuthServerError, ProtocolError
+from ._errors import OAuthServerError, Problem, ProtocolError
 from ._transport import HttpResponse
+from ._validation import check
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)
+#: The longest expires_in accepted: 2^31 - 1 seconds (about 68 years), what servers send for "never expires".
+MAX_EXPIRES_IN = 2**31 - 1
+#: RFC 6749 Appendix A.12: access-token = 1*VSCHAR (%x20-7E); anything else cannot go into an Authorization header.
+_VSCHAR = re.compile(r"[\x20-\x7e]+")
 
 
 @dataclass(frozen=True)
@@ -116,18 +123,39 @@ def process_token_response(
     token_type = body.get("token_type")
     if not isinstance(access_token, str) or not access_token:
         raise ProtocolError(response.url, "the token response has no access_token", response.status_code)
+    if not _VSCHAR.fullmatch(access_token):
+        raise ProtocolError(response.url, "the access_token holds characters other than visible ASCII "
+                            "(RFC 6749 Appendix A.12)", response.status_code)  # fmt: skip
     if not isinstance(token_type, str) or not token_type:
         raise ProtocolError(response.url, "the token response has no token_type", response.status_code)
     expires_in = body.get("expires_in")
     if expires_in is None:
         lifetime = default_lifetime
-    elif isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+    elif (
+        isinstance(expires_in, int | float)
+        and not isinstance(expires_in, bool)
+        and math.isfinite(expires_in)
+        and 0 < expires_in <= MAX_EXPIRES_IN
+    ):
         lifetime = timedelta(seconds=expires_in)
     else:
-        raise ProtocolError(response.url, "expires_in must be a positive number", response.status_code)
+        raise ProtocolError(response.url, f"expires_in must be a positive number of seconds up to {MAX_EXPIRES_IN}",
+                            response.status_code)  # fmt: skip
     scope = body.get("scope")
+    problems = _unstorable(token_type, scope if isinstance(scope, str) else None)
+    if problems:
+        detail = "; ".join(str(p) for p in problems)
+        raise ProtocolError(response.url, f"the token response cannot be stored: {detail}", response.status_code)
     granted = scope if isinstance(scope, str) else requested_scope  # RFC 6749 §5.1: omitted = as requested
     return Token(access_token, token_type, now + lifetime, normalize_scope(granted), now)
+
+
+def _unstorable(token_type: str, scope: str | None) -> list[Problem]:
+    """What of a token response the store could not keep (the rules of AccessToken's columns)."""
+    from .models.access_token import AccessToken
+
+    rules = AccessToken.property_rules()
+    return check("token_type", rules["token_type"][1], token_type) + check("scope", rules["scope"][1], scope)
 
 
 def process_introspection_response(response: HttpResponse) -> dict[str, Any]:

@@ -11,21 +11,27 @@ name), served over https with a test CA: the library sees a remote host, the byt
 
 from __future__ import annotations
 
+import json
+import math
 import socket
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 import requests
 from local_servers import LocalServer, Reply, Seen, TestCA, serve
+from sqlalchemy import select
 
 from oauth2store import (
+    AccessToken,
     AgentClient,
     Client,
     DiscoveryError,
     Endpoint,
     InsecureEndpointError,
     ProtocolError,
+    RetryPolicy,
     ServerDefinition,
     ServerMetadata,
     SSLConfiguration,
@@ -34,7 +40,9 @@ from oauth2store import (
     Transport,
     ValidationError,
 )
-from oauth2store._transport import SessionPool
+from oauth2store._registration import process_registration_response
+from oauth2store._tokens import process_token_response
+from oauth2store._transport import HttpResponse, SessionPool
 
 
 @pytest.fixture
@@ -282,3 +290,140 @@ def test_registration_client_uri_must_stay_on_the_registration_server(
         assert client is not None
         client.client_metadata.registration_client_uri = elsewhere
         session.flush()
+
+
+# -- #9: numbers and strings a token or registration answer cannot carry ---------------------------------------
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def answer(body: bytes | dict[str, Any], status: int = 200, url: str = "https://as.example.com/token") -> HttpResponse:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return HttpResponse(url, status, {}, raw)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": 1e300}',
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": 1e400}',
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": Infinity}',
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": NaN}',
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": -Infinity}',
+        b'{"access_token": "t", "token_type": "Bearer", "expires_in": 99999999999999999999999}',
+        b'{"access_token": "\\ud800", "token_type": "Bearer"}',
+        b'{"access_token": "a\\u0000b", "token_type": "Bearer"}',
+        b'{"access_token": "a\\nb", "token_type": "Bearer"}',
+        b'{"access_token": "t", "token_type": "Bearer\\ud800"}',
+        b'{"access_token": "t", "token_type": "Bearer", "scope": "a\\u0000"}',
+    ],
+)
+def test_token_answers_out_of_range_are_protocol_errors(body: bytes) -> None:
+    with pytest.raises(ProtocolError) as caught:
+        process_token_response(answer(body), now=NOW, requested_scope=None)
+    assert "\x00" not in str(caught.value) and "\ud800" not in str(caught.value)
+
+
+def test_an_agent_refuses_and_caches_nothing_for_a_hostile_token_answer(store: Store) -> None:
+    bodies = [b'{"access_token": "t1", "token_type": "Bearer", "expires_in": 1e300}',
+              b'{"access_token": "\\ud800", "token_type": "Bearer"}',
+              b'{"access_token": "t3", "token_type": "Bearer", "expires_in": Infinity}']  # fmt: skip
+    replies = iter(bodies)
+    with serve(discovery_handler(lambda: issuer.url)) as issuer:
+        issuer.handler = lambda request: (
+            discovery_handler(lambda: issuer.url, token_endpoint=f"{issuer.url}/token")(request)
+            if request.method == "GET" else Reply(200, next(replies), {"Content-Type": "application/json"})
+        )  # fmt: skip
+        with store.session() as session:
+            server = ServerDefinition.discover(session, issuer.url)
+            client = Client(application_name="app", client_type="confidential", client_id="app",
+                            client_secret=SECRET, server_definition=server)  # fmt: skip
+            client.client_metadata.grant_types = ["client_credentials"]
+            session.add(client)
+        agent = AgentClient(store, "app")
+        for _ in bodies:
+            with pytest.raises(ProtocolError):
+                agent.get_access_token()
+    with store.session() as session:
+        assert session.scalars(select(AccessToken)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("client_id_issued_at", 10**30),
+        ("client_secret_expires_at", 2**64),
+        ("client_secret_expires_at", 2**31),
+        ("client_id", "\ud800"),
+        ("client_id", "a\x00"),
+        ("client_secret", "\udfff"),
+        ("registration_access_token", "has space"),
+        ("registration_access_token", "\ud800"),
+        ("default_max_age", 2**63),
+        ("jwks", {"keys": [], "x": float("inf")}),
+    ],
+)
+def test_registration_answers_that_cannot_be_stored_are_protocol_errors(member: str, value: Any) -> None:
+    body = {"client_id": "c1", "client_secret": "s3cr3t-value", "registration_access_token": "rat-value",
+            "registration_client_uri": "https://as.example.com/reg/c1", member: value}  # fmt: skip
+    raw = json.dumps(body, allow_nan=True).encode()
+    with pytest.raises(ProtocolError, match=member) as caught:
+        process_registration_response(answer(raw, 201, "https://as.example.com/reg"))
+    assert "s3cr3t-value" not in str(caught.value) and "rat-value" not in str(caught.value)
+
+
+def test_an_unstorable_registration_is_deleted_at_the_server(store: Store) -> None:
+    def handler(request: Seen) -> Reply:
+        if request.method == "DELETE":
+            return Reply(204)
+        if request.path == "/reg":
+            return Reply(
+                201,
+                {
+                    "client_id": "issued",
+                    "client_secret": "issued-secret",
+                    "client_id_issued_at": 10**30,
+                    "registration_access_token": "rat",
+                    "registration_client_uri": f"{server.url}/reg/x",
+                },
+            )
+        return Reply(404, {})
+
+    with serve(handler) as server:
+        with store.session() as session:
+            definition = ServerDefinition(issuer_endpoint=server.url)
+            definition.server_metadata.issuer = server.url
+            definition.server_metadata.token_endpoint = f"{server.url}/token"
+            definition.server_metadata.registration_endpoint = f"{server.url}/reg"
+            definition.server_metadata.grant_types_supported = ["client_credentials"]
+            client = Client(application_name="app", client_type="confidential", server_definition=definition)
+            client.client_metadata.grant_types = ["client_credentials"]
+            session.add(client)
+        with pytest.raises(ProtocolError, match="client_id_issued_at"), store.session() as session:
+            found = Client.Open(session, "app")
+            assert found is not None
+            found.register()
+        assert [(seen.method, seen.path) for seen in server.seen] == [("POST", "/reg"), ("DELETE", "/reg/x")]
+        assert server.seen[1].headers["Authorization"] == "Bearer rat"
+    with store.session() as session:
+        found = Client.Open(session, "app")
+        assert found is not None and found.client_id is None and found.client_secret is None
+
+
+# -- #10: Retry-After from a hostile server ----------------------------------------------------------------------
+
+
+def test_hostile_retry_after_never_reaches_sleep_as_it_is(store: Store) -> None:
+    hostile = iter(["nan", "inf", "-1", "1e999", "Thu, 01 Jan 1970 00:00:00 GMT", "9" * 5000, "soon"])
+    sleeps: list[float] = []
+
+    def handler(request: Seen) -> Reply:
+        try:
+            return Reply(503, {}, {"Retry-After": next(hostile)})
+        except StopIteration:
+            return Reply(200, {"ok": True})
+
+    with serve(handler) as server:
+        transport = Transport(retry=RetryPolicy(attempts=8, max_retry_after=30.0), sleep=sleeps.append)
+        assert transport.get(server.url).status_code == 200
+    assert len(sleeps) == 7 and all(math.isfinite(s) and 0.0 <= s <= 30.0 for s in sleeps)

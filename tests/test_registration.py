@@ -336,7 +336,7 @@ def test_an_answer_that_cannot_be_stored_is_deleted_at_the_server(store: Store) 
         _fault_client(store, fault.url, "unstorable")
         error = refused_and_unchanged(store, "unstorable", ProtocolError)
         assert "token_endpoint_auth_method" in str(error) and "issued-secret" not in str(error)
-    assert [(seen.method, seen.path) for seen in fault.seen] == [("POST", "/reg")]
+    assert [(seen.method, seen.path) for seen in fault.seen] == [("POST", "/reg"), ("DELETE", "/reg/issued")]
 
 
 def test_a_storable_looking_answer_refused_on_save_rolls_back_and_deletes_the_orphan(store: Store) -> None:

@@ -217,6 +217,7 @@ class Validated:
     kind: ClassVar[str]
     _rules_cache: ClassVar[dict[type, dict[str, tuple[str, Rules]]]] = {}
     _columns_cache: ClassVar[dict[type, list[tuple[str, Column[Any]]]]] = {}
+    _references_cache: ClassVar[dict[type, dict[str, type]]] = {}
 
     def __init__(self, **values: Any) -> None:
         mapper = inspect(type(self))
@@ -240,6 +241,25 @@ class Validated:
                 if rules is not None:
                     cached[attr.key.lstrip("_")] = (attr.key, rules)
             Validated._rules_cache[cls] = cached
+        return cached
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # An object-valued property (a server definition, a metadata row, a client) takes only its own class:
+        # anything else is refused here as the property's error, before SQLAlchemy reads attributes it lacks.
+        expected = self.reference_types().get(name)
+        if expected is not None and value is not None and not isinstance(value, expected):
+            problem = Problem(name, f"must be a {expected.__name__} or None (got {type(value).__name__})")
+            raise ValidationError(self.kind, None, [problem])
+        super().__setattr__(name, value)
+
+    @classmethod
+    def reference_types(cls) -> dict[str, type]:
+        """{attribute: class} of the object-valued (many-to-one and one-to-one) relationships one may set."""
+        cached = Validated._references_cache.get(cls)
+        if cached is None:
+            relationships = inspect(cls).relationships
+            cached = {r.key: r.mapper.class_ for r in relationships if not r.uselist and not r.viewonly}
+            Validated._references_cache[cls] = cached
         return cached
 
     @classmethod

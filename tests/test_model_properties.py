@@ -256,6 +256,8 @@ def test_every_write_is_stored_exactly_or_refused_cleanly(world: Store, data: st
         (Client, "redirection_endpoint", Endpoint("app.example.com", 2**40, "cb")),
         (Client, "server_definition_id", 2**40),
         (Client, "server_definition", 5),
+        (Client, "server_definition", None),
+        (Client, "server_definition_id", None),
         (Client, "client_metadata", "x"),
         (AccessToken, "client", "app"),
         (ClientMetadata, "grant_types", "x"),

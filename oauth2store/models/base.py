@@ -327,7 +327,10 @@ class Validated:
         for name, (key, rules) in self.property_rules().items():
             found.extend(check(name, rules, getattr(self, key)))
         for key, column in self.plain_columns():
-            found.extend(column_problems(key.lstrip("_"), column, getattr(self, key)))
+            value = getattr(self, key)
+            found.extend(column_problems(key.lstrip("_"), column, value))
+            if value is None and not column.nullable and get_history(self, key).deleted:
+                found.append(Problem(key.lstrip("_"), "is required (it cannot be cleared)", REQUIRED))
         mapper = inspect(type(self))
         for column in mapper.primary_key:
             key = mapper.get_property_by_column(column).key

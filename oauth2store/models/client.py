@@ -414,7 +414,9 @@ class Client(Validated, Base):
         if metadata is None:
             return [Problem("client_metadata", "is required", 5659)]
         found += [Problem(f"client_metadata.{p.field}", p.message, p.code) for p in metadata.problems()]
-        if self.server_definition is None and self.server_definition_id is None:
+        # Set to None (the flush would write NULL), or never set: either way the client has no server.
+        unset = self.server_definition_id is None or bool(get_history(self, "server_definition").deleted)
+        if self.server_definition is None and unset:
             found.append(Problem("server_definition", "is required", 5659))
         pending = self.is_awaiting_registration
         if not self.client_id and not pending:

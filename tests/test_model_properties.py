@@ -272,6 +272,8 @@ def test_every_write_is_stored_exactly_or_refused_cleanly(world: Store, data: st
         (ServerDefinition, "public_jwks_etag", "\x00"),
         (ServerDefinition, "issuer_endpoint", "http://[::1"),
         (ServerMetadata, "grant_types_supported", 7),
+        (ServerMetadata, "server_definition_id", 2**31),
+        (ClientMetadata, "application_name", "a\x00"),
         (AccessToken, "expires", datetime(2030, 1, 1)),
         (AccessToken, "response_properties", {"expires_in": float("inf")}),
         (ClientKey, "retention", 2**31),

@@ -331,6 +331,11 @@ class Validated:
             found.extend(column_problems(key.lstrip("_"), column, value))
             if value is None and not column.nullable and get_history(self, key).deleted:
                 found.append(Problem(key.lstrip("_"), "is required (it cannot be cleared)", REQUIRED))
+        return found + self.key_problems()
+
+    def key_problems(self) -> list[Problem]:
+        """A primary key changed after it was saved: checked before anything is looked up by the new value."""
+        found: list[Problem] = []
         mapper = inspect(type(self))
         for column in mapper.primary_key:
             key = mapper.get_property_by_column(column).key

@@ -372,7 +372,10 @@ class Transport:
     """Sends requests for one TLS configuration with the call rules above.
 
     Sessions come from `pool` (a store's pool, shared by its transports; a private one when not given), or
-    `session` is used as it is (an application's own, or a test's).
+    `session` is used as it is (an application's own, or a test's). `issuer` is the server the calls are for:
+    URLs on its host are the ones its configuration chose; any other host a remote issuer names may not be a
+    loopback or private address unless `allow_private_network` (judged on the address connected to with the pool's
+    sessions, on a lookup just before the call with an injected one). Without an issuer, URLs are the caller's.
     """
 
     def __init__(

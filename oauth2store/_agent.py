@@ -76,6 +76,7 @@ class AgentClient:
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         allow_insecure_http: bool = False,
+        allow_private_network: bool = False,
         http_session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -92,6 +93,7 @@ class AgentClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.allow_insecure_http = allow_insecure_http
+        self.allow_private_network = allow_private_network
         self.clock = clock
         self.sleep = sleep
         self._http_session = http_session
@@ -114,6 +116,8 @@ class AgentClient:
                 timeout=self.timeout,
                 retry=self.retry,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=config.endpoints.issuer,
+                allow_private_network=self.allow_private_network,
                 sleep=self.sleep,
                 clock=self.clock,
             )
@@ -180,7 +184,11 @@ class AgentClient:
         form = build_client_credentials_form(scope, resources)
         response = post_authenticated(self.transport, config, config.endpoints.token_endpoint, form, now)
         return process_token_response(
-            response, now=utc_from_timestamp(now), requested_scope=scope, default_lifetime=self.default_lifetime
+            response,
+            now=utc_from_timestamp(now),
+            requested_scope=scope,
+            default_lifetime=self.default_lifetime,
+            unstorable=AccessToken.token_problems,
         )
 
     # -- state, as OidcAgentClient defines it (this process, the default scope, no I/O) ---------------
@@ -221,6 +229,8 @@ class AgentClient:
                 session,
                 server.ssl_configuration,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=server.issuer_endpoint,
+                allow_private_network=self.allow_private_network,
                 http_session=self._http_session,
                 timeout=self.timeout,
                 retry=self.retry,

@@ -57,8 +57,8 @@ def parse_metadata(issuer: str, document: Mapping[str, Any], url: str, members: 
         DiscoveryError: the issuer differs from the requested one, or there is no usable token endpoint.
     """
     if document.get("issuer") != issuer:
-        raise DiscoveryError(issuer, url, f"the document names issuer {document.get('issuer')!r}, not {issuer!r}"
-                             " (RFC 8414 §3.3)")  # fmt: skip
+        named = document.get("issuer")
+        raise DiscoveryError(issuer, url, f"the document names issuer {named!r}, not {issuer!r} (RFC 8414 §3.3)")
     values: dict[str, Any] = {}
     ignored: list[str] = []
     for name, kind in members.items():

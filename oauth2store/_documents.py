@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ._errors import OAuth2StoreError, Problem, ValidationError
 from ._jwx import jwk
+from ._validation import check
 from .models import (
     Client,
     ClientKey,
@@ -36,6 +37,7 @@ FORMAT = "oauth2store/1"
 _DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_algorithm", "key_algorithm"})
 #: Stored by reference, written by the document's own structure.
 _STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
+_ISSUER_RULES = ServerDefinition.property_rules()["issuer_endpoint"][1]
 
 #: The top-level members of an export document.
 _DOCUMENT_MEMBERS = frozenset(
@@ -210,6 +212,8 @@ def import_document(
                 if not isinstance(key, str) or not key:
                     collector.add(path, [Problem(key_name, "is required", 5659)])
                     continue
+                if _unusable_key(model, key_name, key, path, collector):
+                    continue
                 if not collector.first_time(section, key, path, key_name):
                     continue
                 existing = session.get(model, key)
@@ -223,6 +227,8 @@ def import_document(
             metadata = values.pop("metadata", {})
             if not isinstance(issuer, str) or not issuer:
                 collector.add(path, [Problem("issuer_endpoint", "is required", 5659)])
+                continue
+            if _unusable_key(ServerDefinition, "issuer_endpoint", issuer, path, collector):
                 continue
             if not collector.first_time("servers", issuer, path, "issuer_endpoint"):
                 continue
@@ -245,8 +251,12 @@ def import_document(
             if not isinstance(name, str) or not name:
                 collector.add(path, [Problem("application_name", "is required", 5659)])
                 continue
+            if _unusable_key(Client, "application_name", name, path, collector):
+                continue
             if not collector.first_time("clients", name, path, "application_name"):
                 continue
+            if isinstance(issuer, str) and check("issuer_endpoint", _ISSUER_RULES, issuer):
+                issuer = None  # not a storable issuer, so no stored one: reported as a missing server
             existing_client = Client.Open(session, name)
             client = existing_client or Client(application_name=name)
             changed = _assign(client, values, path, collector)
@@ -276,6 +286,14 @@ def import_document(
         raise ValidationError("document", None, collector.problems)
     session.flush()
     return report
+
+
+def _unusable_key(model: type[Validated], name: str, key: str, path: str, collector: _Collector) -> bool:
+    """True (with the problems collected) when a key breaks its property's rules: it is not looked up, since a
+    key the database cannot hold (NUL, a lone surrogate) fails the query itself on PostgreSQL."""
+    problems = check(name, model.property_rules()[name][1], key)
+    collector.add(path, problems)
+    return bool(problems)
 
 
 def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:

@@ -7,22 +7,28 @@ for the instant `load_cert_chain` reads them, then removed; the encrypted key is
 decrypted key ever touches the disk. The "default" configuration (no CA bundle) trusts the system CA store.
 
 Every call has a timeout, reads at most `max_response_bytes`, follows redirects only to the same origin (GET only),
-and maps failures onto the error tree. Retries of 5xx/429/timeouts/connection errors use exponential backoff with
-full jitter, honour Retry-After (capped), and never apply to other 4xx answers.
+and maps failures onto the error tree. Every request's URL is checked first (`check_endpoint`: https, unambiguous,
+and for a remote issuer no loopback or private address), and the pool's connections check the address they actually
+reached before sending anything, so a host name that resolves to an internal address is refused too. Retries of
+5xx/429/timeouts/connection errors use exponential backoff with full jitter, honour Retry-After (capped), and never
+apply to other 4xx answers.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import os
 import random
 import shutil
+import socket
 import ssl
 import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -31,9 +37,13 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util import parse_url
 
 from ._errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
 from ._lru import LRUCache
+from ._validation import NOT_ABSOLUTE, url_problem
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -43,6 +53,13 @@ DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 MAX_REDIRECTS = 5
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
+#: The largest Retry-After kept (about 31 years); `RetryPolicy.max_retry_after` caps what is actually waited.
+_FAR_RETRY_AFTER = 1e9
+_PRIVATE_REFUSED = (
+    "points to a loopback, private or link-local address for a remote issuer (allow_private_network=True allows it)"
+)
+#: The address rule of the request being sent in this thread (None: any address), read by the connections below.
+_ADDRESS_RULE: ContextVar[Callable[[str], None] | None] = ContextVar("oauth2store_address_rule", default=None)
 
 #: A form body: a mapping, or pairs when a name repeats (e.g. several RFC 8707 resources).
 FormData = Mapping[str, str] | Sequence[tuple[str, str]]
@@ -70,8 +87,11 @@ class RetryPolicy:
     max_retry_after: float = 30.0
 
     def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter."""
-        if retry_after is not None:
+        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter.
+
+        A Retry-After that is not a number (NaN) counts as absent, so `time.sleep` never gets one.
+        """
+        if retry_after is not None and not math.isnan(retry_after):
             return min(max(retry_after, 0.0), self.max_retry_after)
         ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
         return rand() * ceiling
@@ -113,41 +133,174 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_endpoint(url: str, *, allow_insecure_http: bool = False) -> None:
+def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True for an address a remote server must not send requests to: loopback, private (RFC 1918, fc00::/7),
+    link-local (169.254/16, fe80::/10, where cloud metadata services live), shared, reserved, multicast, 0.0.0.0."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return not address.is_global or address.is_multicast
+
+
+def _is_private_host(host: str) -> bool:
+    """True when `host` is literally a private address (or a loopback name); host names are judged when resolved."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return is_private_address(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return False
+
+
+def _host_of(url: str | None) -> str | None:
+    if url is None:
+        return None
+    try:
+        return urlsplit(url).hostname
+    except ValueError:
+        return None
+
+
+def _private_allowed(host: str, issuer: str | None, allow_private_network: bool) -> bool:
+    """Whether a request to `host` may reach loopback or private addresses.
+
+    The issuer's own host was chosen by whoever configured it, and a local issuer (loopback, a development setup)
+    vouches for its endpoints; any other host named by a remote issuer's metadata is the SSRF case.
+    """
+    if allow_private_network or issuer is None:
+        return True
+    issuer_host = _host_of(issuer)
+    return issuer_host is not None and (is_loopback(issuer_host) or issuer_host == host.lower())
+
+
+def check_endpoint(
+    url: str, *, allow_insecure_http: bool = False, issuer: str | None = None, allow_private_network: bool = False
+) -> None:
     """Refuse endpoints that are not https, unless on loopback or explicitly allowed for development.
 
+    The URL is judged as the HTTP client will connect to it: it must read alike to urllib.parse and urllib3 (see
+    `url_problem`), so a check on one host cannot send the request to another. With an `issuer` that is not on
+    loopback, plain http on loopback is no longer exempt, and a host other than the issuer's that is a loopback,
+    private or link-local address is refused unless `allow_private_network` (host names are checked again on the
+    address connected to, see `Transport`). Without an issuer, the URL is one the caller chose.
+
     Raises:
-        InsecureEndpointError: the URL is plain http (or another scheme) on a non-loopback host.
+        InsecureEndpointError: the URL is ambiguous, plain http where that is not allowed, or a private address.
     """
-    parts = urlsplit(url)
-    if parts.scheme == "https" and parts.hostname:
-        return
-    if parts.scheme == "http" and parts.hostname and (allow_insecure_http or is_loopback(parts.hostname)):
-        return
-    raise InsecureEndpointError(url)
+    problem = url_problem(url) if isinstance(url, str) else NOT_ABSOLUTE
+    if problem is not None:
+        raise InsecureEndpointError(url if isinstance(url, str) else "", None if problem == NOT_ABSOLUTE else problem)
+    target = parse_url(url)
+    host = (target.host or "").strip("[]")
+    issuer_host = _host_of(issuer)
+    local_issuer = issuer is None or (issuer_host is not None and is_loopback(issuer_host))
+    if target.scheme != "https" and not (allow_insecure_http or (is_loopback(host) and local_issuer)):
+        raise InsecureEndpointError(url)
+    if _is_private_host(host) and not _private_allowed(host, issuer, allow_private_network):
+        raise InsecureEndpointError(url, _PRIVATE_REFUSED)
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in; raises ValueError for an unparsable URL."""
     parts = urlsplit(url)
     port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
     return parts.scheme, (parts.hostname or "").lower(), port
 
 
+def same_origin(first: str, second: str) -> bool:
+    """True when both URLs parse and have the same scheme, host and (default-filled) port."""
+    try:
+        return _origin(first) == _origin(second)
+    except ValueError:
+        return False
+
+
 def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:
-    value = headers.get("Retry-After")
+    """Seconds the server asks us to wait (RFC 9110 §10.2.3: delay-seconds or an HTTP date), finite and >= 0.
+
+    Anything else (NaN, infinity, negative or fractional numbers, garbage) is treated as absent; a huge delay is
+    returned as `_FAR_RETRY_AFTER`, and `RetryPolicy.delay` caps it.
+    """
+    value = (headers.get("Retry-After") or "").strip()
     if not value:
         return None
+    if value.isascii() and value.isdigit():
+        # int() of a very long digit string is slow (and refused beyond 4300 digits): anything that long is huge.
+        return float(min(int(value[:12]), _FAR_RETRY_AFTER))
     try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        return parsedate_to_datetime(value).timestamp() - now()
-    except (TypeError, ValueError):
+        when = parsedate_to_datetime(value)
+        seconds = when.timestamp() - now()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
+    return min(max(seconds, 0.0), _FAR_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
-class _TlsAdapter(HTTPAdapter):
+class _PrivateAddressError(Exception):
+    """Raised inside urllib3 when a connection reached an address the request's rule refuses (not an OSError, so
+    neither urllib3 nor requests retries or wraps it)."""
+
+    def __init__(self, address: str) -> None:
+        super().__init__(address)
+        self.address = address
+
+
+def _refuse_private(address: str) -> None:
+    if is_private_address(ipaddress.ip_address(address.split("%", 1)[0])):
+        raise _PrivateAddressError(address)
+
+
+def _check_peer(sock: socket.socket) -> None:
+    rule = _ADDRESS_RULE.get()
+    if rule is not None:
+        rule(str(sock.getpeername()[0]))
+
+
+class _PeerChecked:
+    """Checks the address a connection actually reached, before a byte of the request is sent on it: when it is
+    opened (after DNS, so a host name that resolves to a private address is caught, rebinding included) and
+    again each time it is reused from the pool (a request with a stricter rule may reuse it)."""
+
+    sock: socket.socket | None
+
+    def _new_conn(self) -> socket.socket:
+        sock: socket.socket = super()._new_conn()  # type: ignore[misc]
+        try:
+            _check_peer(sock)
+        except _PrivateAddressError:
+            sock.close()
+            raise
+        return sock
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        if self.sock is not None:
+            _check_peer(self.sock)
+        super().request(*args, **kwargs)  # type: ignore[misc]
+
+
+class _CheckedHTTPConnection(_PeerChecked, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_PeerChecked, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
+
+
+class _CheckedAdapter(HTTPAdapter):
+    """An adapter whose connections check the address they reach (see `_PeerChecked`)."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _CheckedHTTPPool, "https": _CheckedHTTPSPool}
+
+
+class _TlsAdapter(_CheckedAdapter):
     """An adapter whose connections use one prepared SSLContext, and never requests' own CA bundle."""
 
     def __init__(self, context: ssl.SSLContext, verify_peer: bool) -> None:
@@ -221,6 +374,7 @@ class SessionPool:
             session = requests.Session()
             session.trust_env = False  # no proxies or netrc from the environment: credentials go only where configured
             session.verify = settings.verify_peer
+            session.mount("http://", _CheckedAdapter())
             session.mount("https://", _TlsAdapter(build_ssl_context(settings), settings.verify_peer))
             sessions.put(settings, session)
         return session
@@ -234,7 +388,10 @@ class Transport:
     """Sends requests for one TLS configuration with the call rules above.
 
     Sessions come from `pool` (a store's pool, shared by its transports; a private one when not given), or
-    `session` is used as it is (an application's own, or a test's).
+    `session` is used as it is (an application's own, or a test's). `issuer` is the server the calls are for:
+    URLs on its host are the ones its configuration chose; any other host a remote issuer names may not be a
+    loopback or private address unless `allow_private_network` (judged on the address connected to with the pool's
+    sessions, on a lookup just before the call with an injected one). Without an issuer, URLs are the caller's.
     """
 
     def __init__(
@@ -247,11 +404,15 @@ class Transport:
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
+        issuer: str | None = None,
+        allow_private_network: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self.tls = tls or TlsSettings()
+        self.issuer = issuer
+        self.allow_private_network = allow_private_network
         self._session = session
         self._pool = pool if pool is not None else SessionPool()
         self.timeout = timeout or DEFAULT_TIMEOUT
@@ -331,10 +492,22 @@ class Transport:
     def _send(
         self, method: str, url: str, data: FormData | None, json_body: Any, headers: Mapping[str, str] | None
     ) -> HttpResponse:
-        check_endpoint(url, allow_insecure_http=self.allow_insecure_http)
+        check_endpoint(
+            url,
+            allow_insecure_http=self.allow_insecure_http,
+            issuer=self.issuer,
+            allow_private_network=self.allow_private_network,
+        )
         all_headers = {"Accept": "application/json", **(headers or {})}
         form = data if data is None or isinstance(data, Mapping) else list(data)
+        target = parse_url(url)
+        host = (target.host or "").strip("[]")
+        rule = None if _private_allowed(host, self.issuer, self.allow_private_network) else _refuse_private
+        checked = rule is not None and self._session is None  # the pool's sessions check the address connected to
+        reset = _ADDRESS_RULE.set(rule)
         try:
+            if rule is not None and not checked:
+                _check_resolved(host, target.port or (443 if target.scheme == "https" else 80))
             with self.session.request(
                 method,
                 url,
@@ -348,6 +521,8 @@ class Transport:
                 return HttpResponse(
                     url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
                 )
+        except _PrivateAddressError as exc:
+            raise InsecureEndpointError(url, f"{_PRIVATE_REFUSED}; it reached {exc.address}") from None
         except requests.exceptions.SSLError as exc:
             raise TransportError(url, f"TLS failure ({type(exc).__name__})") from exc
         except requests.exceptions.Timeout as exc:
@@ -356,6 +531,8 @@ class Transport:
             raise TransportError(url, "connection failed") from exc
         except requests.exceptions.RequestException as exc:
             raise TransportError(url, f"request failed ({type(exc).__name__})") from exc
+        finally:
+            _ADDRESS_RULE.reset(reset)
 
     def _read(self, url: str, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")
@@ -369,6 +546,17 @@ class Transport:
                 raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes", response.status_code)
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _check_resolved(host: str, port: int) -> None:
+    """The address rule for a session that is not ours (its connections cannot check themselves): every address
+    the name resolves to now must pass. A name that does not resolve is left to the request to report."""
+    try:
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return
+    for *_, address in found:
+        _refuse_private(str(address[0]))
 
 
 def parse_json_object(response: HttpResponse, *, expected_status: int = 200) -> dict[str, Any]:

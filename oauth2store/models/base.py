@@ -4,6 +4,9 @@ Each IRIS property becomes a column made by `iris_property`, whose `info["rules"
 (Required, MINLEN, MAXLEN, VALUELIST, InitialExpression). That one declaration feeds the SQL type, the per-property
 check without an instance (IRIS's `<Prop>IsValid`), `validate()` on a whole object, and the check before every flush.
 `secret=True` makes the column encrypted at rest (`EncryptedText`); its messages never show the value.
+
+Every other mapped column is checked by its SQL type (`column_problems`), so no write of any attribute reaches the
+database driver with a value it would refuse: a refused write is always a `ValidationError`, raised before any SQL.
 """
 
 from __future__ import annotations
@@ -14,7 +17,9 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
+    Column,
     DateTime,
     Dialect,
     Enum,
@@ -27,11 +32,23 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, object_session
+from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from .._encryption import EncryptedText, require_cipher, seal_secret_columns
 from .._errors import Problem, ValidationError
-from .._validation import Kind, Rules, check
+from .._validation import (
+    DATATYPE,
+    INT32_RANGE,
+    INT64_RANGE,
+    REQUIRED,
+    Kind,
+    Rules,
+    check,
+    is_well_typed,
+    json_problem,
+    text_problem,
+)
 
 #: Named constraints, so that alembic can alter and drop them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -111,6 +128,7 @@ def iris_property(
     **column_options: Any,
 ) -> MappedColumn[Any]:
     """A column for one IRIS property: SQL name, SQL type and NOT NULL all follow from the IRIS parameters."""
+    integer = kind is Kind.INTEGER
     rules = Rules(
         iris_name=sql_name,
         kind=kind,
@@ -118,7 +136,8 @@ def iris_property(
         minlen=minlen,
         maxlen=maxlen,
         valuelist=tuple(str(value) for value in valuelist) if valuelist is not None else None,
-        minval=minval,
+        minval=minval if minval is not None or not integer else INT32_RANGE[0],
+        maxval=INT32_RANGE[1] if integer else None,  # the SQL INTEGER column's range, on every backend
         secret=secret,
     )
     info: dict[str, Any] = {"rules": rules}
@@ -128,9 +147,52 @@ def iris_property(
     return mapped_column(sql_name, _sql_type(rules), *schema_items, info=info, **column_options)
 
 
+def _is_lookup_key(key: object) -> bool:
+    """True for a key that can be sent in a query: a storable string or an integer in range (anything else is
+    already reported by its own rule, and would make PostgreSQL fail the whole transaction)."""
+    if isinstance(key, str):
+        return bool(key) and text_problem(key) is None
+    return isinstance(key, int) and not isinstance(key, bool) and INT32_RANGE[0] <= key <= INT32_RANGE[1]
+
+
+def column_problems(name: str, column: Column[Any], value: object) -> list[Problem]:
+    """Why `value` cannot be written to `column` (a mapped column without IRIS rules), judged by its SQL type."""
+    if value is None:
+        needed = not column.nullable and not column.primary_key and not column.foreign_keys
+        return [Problem(name, "is required", REQUIRED)] if needed else []
+    sql = column.type
+    message: str | None = None
+    if isinstance(sql, UTCDateTime | DateTime):
+        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
+            message = "must be an aware datetime (with a UTC offset)"
+        else:
+            try:
+                value.astimezone(UTC)
+            except OverflowError:
+                message = "must be a datetime that exists in UTC"
+    elif isinstance(sql, Integer):
+        low, high = INT64_RANGE if isinstance(sql, BigInteger) else INT32_RANGE
+        if not isinstance(value, int) or isinstance(value, bool):
+            message = f"must be an integer (got {type(value).__name__})"
+        elif not low <= value <= high:
+            message = f"must be from {low} to {high} (the column's range)"
+    elif isinstance(sql, Boolean):
+        message = None if isinstance(value, bool) else "must be true or false"
+    elif isinstance(sql, String):
+        if not isinstance(value, str):
+            message = f"must be a string (got {type(value).__name__})"
+        else:
+            message = text_problem(value)
+            if message is None and sql.length is not None and len(value) > sql.length:
+                message = f"must be at most {sql.length} characters (got {len(value)})"
+    elif isinstance(sql, JSON):
+        message = json_problem(value)
+    return [Problem(name, message, DATATYPE)] if message is not None else []
+
+
 def missing_reference(session: Session, field: str, model: type[Validated], key: object) -> list[Problem]:
     """A problem when `key` names no stored `model` (IRIS refuses a dangling name on save)."""
-    if key is None or key == "":
+    if key is None or key == "" or not _is_lookup_key(key):
         return []
     if any(isinstance(obj, model) and obj.identity == key for obj in session.new):
         return []  # saved by the same flush
@@ -171,6 +233,8 @@ class Validated:
     #: The name used in error messages, e.g. "Client".
     kind: ClassVar[str]
     _rules_cache: ClassVar[dict[type, dict[str, tuple[str, Rules]]]] = {}
+    _columns_cache: ClassVar[dict[type, list[tuple[str, Column[Any]]]]] = {}
+    _references_cache: ClassVar[dict[type, dict[str, type]]] = {}
 
     def __init__(self, **values: Any) -> None:
         mapper = inspect(type(self))
@@ -194,6 +258,42 @@ class Validated:
                 if rules is not None:
                     cached[attr.key.lstrip("_")] = (attr.key, rules)
             Validated._rules_cache[cls] = cached
+        return cached
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # An object-valued property (a server definition, a metadata row, a client) takes only its own class:
+        # anything else is refused here as the property's error, before SQLAlchemy reads attributes it lacks.
+        expected = self.reference_types().get(name)
+        if expected is not None and value is not None and not isinstance(value, expected):
+            problem = Problem(name, f"must be a {expected.__name__} or None (got {type(value).__name__})")
+            raise ValidationError(self.kind, None, [problem])
+        super().__setattr__(name, value)
+
+    @classmethod
+    def reference_types(cls) -> dict[str, type]:
+        """{attribute: class} of the object-valued (many-to-one and one-to-one) relationships one may set."""
+        cached = Validated._references_cache.get(cls)
+        if cached is None:
+            relationships = inspect(cls).relationships
+            cached = {r.key: r.mapper.class_ for r in relationships if not r.uselist and not r.viewonly}
+            Validated._references_cache[cls] = cached
+        return cached
+
+    @classmethod
+    def plain_columns(cls) -> list[tuple[str, Column[Any]]]:
+        """(attribute key, column) of the mapped columns without IRIS rules (IDs, times, caches), composites' own
+        columns excepted (the composite value checks them)."""
+        cached = Validated._columns_cache.get(cls)
+        if cached is None:
+            mapper = inspect(cls)
+            ruled = {key for key, _rules in cls.property_rules().values()}
+            composed = {column for composite in mapper.composites for column in composite.columns}
+            cached = [
+                (attr.key, attr.columns[0])
+                for attr in mapper.column_attrs
+                if attr.key not in ruled and attr.columns[0] not in composed
+            ]
+            Validated._columns_cache[cls] = cached
         return cached
 
     @classmethod
@@ -221,16 +321,62 @@ class Validated:
             raise ValidationError(self.kind, self.identity, problems)
 
     def problems(self) -> list[Problem]:
-        """Every broken rule of this object; empty when it can be saved."""
-        found: list[Problem] = []
-        for name, (key, rules) in self.property_rules().items():
-            found.extend(check(name, rules, getattr(self, key)))
-        found.extend(self.cross_field_problems())
+        """Every broken rule of this object; empty when it can be saved.
+
+        Cross-field rules compare, hash and parse values, so they run only when every value of this object and of
+        the parts it owns has the type its property needs; otherwise the parts' own problems are listed instead.
+        """
+        found = self.value_problems()
+        if self.is_well_typed():
+            found.extend(self.cross_field_problems())
+        else:
+            for name, part in self.owned_parts():
+                found += [Problem(f"{name}.{p.field}", p.message, p.code) for p in part.value_problems()]
         session = object_session(self)
         if session is not None:
             with session.no_autoflush:
                 found.extend(self.reference_problems(session))
         return found
+
+    def value_problems(self) -> list[Problem]:
+        """The problems of each value on its own: IRIS rules, SQL column types, and keys that changed."""
+        found: list[Problem] = []
+        for name, (key, rules) in self.property_rules().items():
+            found.extend(check(name, rules, getattr(self, key)))
+        for key, column in self.plain_columns():
+            value = getattr(self, key)
+            found.extend(column_problems(key.lstrip("_"), column, value))
+            if value is None and not column.nullable and get_history(self, key).deleted:
+                found.append(Problem(key.lstrip("_"), "is required (it cannot be cleared)", REQUIRED))
+        return found + self.key_problems()
+
+    def key_problems(self) -> list[Problem]:
+        """A primary key changed after it was saved: checked before anything is looked up by the new value."""
+        found: list[Problem] = []
+        mapper = inspect(type(self))
+        for column in mapper.primary_key:
+            key = mapper.get_property_by_column(column).key
+            before = get_history(self, key).deleted
+            if before and before[0] is not None and getattr(self, key) != before[0]:
+                found.append(Problem(key.lstrip("_"), f"cannot change once the {self.kind} is saved (it is its key)"))
+        return found
+
+    def is_well_typed(self) -> bool:
+        """True when this object's and its owned parts' values all have the Python types their rules expect."""
+        own = all(is_well_typed(rules, getattr(self, key)) for key, rules in self.property_rules().values()) and all(
+            not column_problems(key, column, getattr(self, key)) for key, column in self.plain_columns()
+        )
+        return own and all(part.is_well_typed() for _name, part in self.owned_parts())
+
+    def owned_parts(self) -> list[tuple[str, Validated]]:
+        """The one-to-one parts this object owns and validates as its own (its metadata row)."""
+        parts: list[tuple[str, Validated]] = []
+        for relationship in inspect(type(self)).relationships:
+            if not relationship.uselist and relationship.cascade.delete_orphan:
+                part = getattr(self, relationship.key)
+                if isinstance(part, Validated):
+                    parts.append((relationship.key, part))
+        return parts
 
     def cross_field_problems(self) -> list[Problem]:
         """Rules that involve more than one property; subclasses add theirs."""
@@ -257,7 +403,12 @@ class Validated:
                 setattr(self, key, None)
 
     def before_save(self, session: Session) -> None:
-        """Runs before each flush that writes this object: normalize, validate, then refuse duplicates."""
+        """Runs before each flush that writes this object: normalize, validate, then refuse duplicates.
+
+        Values of the wrong type are refused before `normalize`, which reads them as if they were right.
+        """
+        if not self.is_well_typed():
+            raise ValidationError(self.kind, self.identity, self.problems())
         self.normalize()
         self.validate()
         self.check_unique(session)

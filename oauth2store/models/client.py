@@ -22,13 +22,14 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, event, inspect, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
+from .._transport import Transport, same_origin
 from .._types import (
     METHOD_TO_AUTHENTICATION_TYPE,
     REDIRECT_GRANT_TYPES,
@@ -39,7 +40,7 @@ from .._types import (
     DeprecatedSigningAlgorithm,
     TokenEndpointAuthMethod,
 )
-from .._validation import Kind
+from .._validation import Kind, is_absolute_url
 from ._client_config import client_config
 from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
@@ -49,7 +50,7 @@ from .access_token import CLIENT_CREDENTIALS, AccessToken
 from .base import Base, Validated, iris_property, missing_reference
 from .client_key import ClientKey
 from .client_metadata import ClientMetadata
-from .endpoint import Endpoint
+from .endpoint import Endpoint, endpoint_or_none
 from .server_definition import ServerDefinition
 from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
@@ -308,7 +309,9 @@ class Client(Validated, Base):
         if metadata is None:
             return [Problem("client_metadata", "is required", 5659)]
         found += [Problem(f"client_metadata.{p.field}", p.message, p.code) for p in metadata.problems()]
-        if self.server_definition is None and self.server_definition_id is None:
+        # Set to None (the flush would write NULL), or never set: either way the client has no server.
+        unset = self.server_definition_id is None or bool(get_history(self, "server_definition").deleted)
+        if self.server_definition is None and unset:
             found.append(Problem("server_definition", "is required", 5659))
         pending = self.is_awaiting_registration
         if not self.client_id and not pending:
@@ -326,6 +329,7 @@ class Client(Validated, Base):
         endpoint = self.redirection_endpoint
         if endpoint is not None:
             found += endpoint.problems("redirection_endpoint")
+        found += self._registration_uri_problems()
         redirected = not metadata.grant_types or bool(REDIRECT_GRANT_TYPES & set(metadata.grant_types))
         if endpoint is None and redirected and self.client_type in (ClientType.PUBLIC, ClientType.CONFIDENTIAL):
             found.append(
@@ -335,15 +339,32 @@ class Client(Validated, Base):
                     5659,
                 )
             )
-        renamed = get_history(self, "application_name").deleted
-        if renamed and renamed[0] is not None:
-            found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))
-        return found
+        return found  # a renamed application_name (the IdKey) is refused with every other changed key
+
+    def _registration_uri_problems(self) -> list[Problem]:
+        """The registration access token is sent to `registration_client_uri`: it must be the registration
+        endpoint's server (RFC 7592 §3), not a host the metadata names."""
+        uri = self.client_metadata.registration_client_uri
+        server = self.server_definition
+        endpoint = server.server_metadata.registration_endpoint if server and server.server_metadata else None
+        if not isinstance(uri, str) or not uri or not isinstance(endpoint, str) or not endpoint:
+            return []
+        if not is_absolute_url(uri) or not is_absolute_url(endpoint) or same_origin(uri, endpoint):
+            return []  # an ill-formed URL is reported by its own rule
+        message = "must share the origin (scheme, host and port) of the server's registration_endpoint"
+        return [Problem("client_metadata.registration_client_uri", message)]
 
     def reference_problems(self, session: Session) -> list[Problem]:
-        return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
+        found = missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
             missing_reference(session, "client_credentials", X509Credentials, self.client_credentials)
         )
+        server = self.server_definition
+        if get_history(self, "server_definition_id").added and (
+            server is None or server.id != self.server_definition_id
+        ):
+            # The ID written directly, not through `server_definition`: it must name a stored definition.
+            found += missing_reference(session, "server_definition_id", ServerDefinition, self.server_definition_id)
+        return found
 
     def check_unique(self, session: Session) -> None:
         stored = session.get(Client, self.application_name)
@@ -358,8 +379,13 @@ class Client(Validated, Base):
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
         session = self._session()
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = self._transport(session, allow_insecure_http)
         return introspect_token(client_config(session, self), transport, token, time.time())
+
+    def _transport(self, session: Session, allow_insecure_http: bool) -> Transport:
+        """A transport to this client's server, with the client's TLS configuration."""
+        issuer = self.server_definition.issuer_endpoint
+        return transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http, issuer=issuer)
 
     def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
         """RFC 7009 revocation of `token`; its stored rows are deleted, so no cache hands it out again (IRIS
@@ -369,7 +395,7 @@ class Client(Validated, Base):
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
         session = self._session()
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = self._transport(session, allow_insecure_http)
         revoke_token(client_config(session, self), transport, token, time.time())
         AccessToken.delete_token(session, self.application_name, token)
 
@@ -480,3 +506,7 @@ class Client(Validated, Base):
     @classmethod
     def _list_statement(cls) -> Any:
         return select(cls.application_name, cls.client_type, cls.default_scope)
+
+
+# A composite cannot hold anything but an Endpoint: refuse other values as the property's, not SQLAlchemy's, error.
+event.listen(Client.redirection_endpoint, "set", endpoint_or_none, retval=True)

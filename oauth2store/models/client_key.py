@@ -19,10 +19,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
+from .._errors import Problem
 from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property
+from .base import Base, UTCDateTime, Validated, iris_property, missing_reference
 
 if TYPE_CHECKING:
     from .client import Client
@@ -72,6 +74,13 @@ class ClientKey(Validated, Base):
     retention: Mapped[int] = iris_property("Retention", Kind.INTEGER, required=True, minval=0)
 
     client: Mapped[Client] = relationship(back_populates="keys")
+
+    def reference_problems(self, session: Session) -> list[Problem]:
+        if not get_history(self, "application_name").added:
+            return []
+        from .client import Client
+
+        return missing_reference(session, "application_name", Client, self.application_name)
 
     def normalize(self) -> None:
         if self.application_name is None and self.client is not None:

@@ -117,7 +117,11 @@ class ServerMetadata(Validated, Base):
         return self.server_definition.issuer_endpoint if self.server_definition is not None else None
 
     def before_save(self, session: Session) -> None:
-        # Its rules involve the owner (issuer equality, required endpoints), so the owner validates it.
+        # Its rules involve the owner (issuer equality, required endpoints), so the owner validates it; a changed
+        # key first, since loading the owner would query by it.
+        changed = self.key_problems()
+        if changed:
+            raise ValidationError(self.kind, None, changed)
         if self.server_definition is None:
             raise ValidationError(self.kind, None, [Problem("server_definition", "is required", 5659)])
         self.server_definition.before_save(session)

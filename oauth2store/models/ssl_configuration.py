@@ -91,6 +91,8 @@ def transport_for(
     name: str,
     *,
     allow_insecure_http: bool = False,
+    issuer: str | None = None,
+    allow_private_network: bool = False,
     http_session: requests.Session | None = None,
     timeout: tuple[float, float] | None = None,
     retry: RetryPolicy | None = None,
@@ -100,6 +102,8 @@ def transport_for(
     """A Transport with the stored TLS configuration `name`: the one way every call to a server gets its TLS.
 
     Sessions come from the store's pool (one per thread and configuration) unless `http_session` is given.
+    `issuer` is the server the calls are for: a remote issuer's endpoints may not reach loopback or private
+    addresses unless `allow_private_network` (see `oauth2store._transport.check_endpoint`).
 
     Raises:
         NotFoundError: no TLS configuration has that name.
@@ -115,6 +119,8 @@ def transport_for(
         timeout=timeout,
         retry=retry,
         allow_insecure_http=allow_insecure_http,
+        issuer=issuer,
+        allow_private_network=allow_private_network,
         sleep=sleep,
         clock=clock,
     )

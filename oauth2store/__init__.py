@@ -5,8 +5,8 @@ import warnings
 
 from ._agent import AgentClient as AgentClient
 from ._client_auth import ClientIdentity as ClientIdentity
-from ._encryption import generate_store_key as generate_store_key
-from ._encryption import register_store_key as register_store_key
+from ._encryption.cipher import generate_store_key as generate_store_key
+from ._encryption.registry import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
 from ._errors import DiscoveryError as DiscoveryError
 from ._errors import DuplicateError as DuplicateError

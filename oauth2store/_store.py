@@ -28,8 +28,12 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import _encryption as encryption
 from . import _migrations as migrations
+from ._encryption import key_files
+from ._encryption.cipher import Binding, SecretCipher, generate_store_key, row_key
+from ._encryption.columns import EncryptedText
+from ._encryption.key_check import has_key_check_table, read_key_check, seal_key_check, verify
+from ._encryption.registry import KEY_VARIABLE, missing_key, register_store_key
 from ._errors import ReadOnlyStoreError, SchemaVersionError, StoreKeyError
 from .models import Base
 from .models.key_check import KEY_CHECK_ID, key_check
@@ -202,17 +206,17 @@ class Store:
         self._lock = threading.Lock()
         #: The key file in use, when the key comes from one.
         self.key_file: Path | None = None
-        self._cipher: encryption.SecretCipher | None = None
-        configured = key if key is not None else os.environ.get(encryption.KEY_VARIABLE) or None
+        self._cipher: SecretCipher | None = None
+        configured = key if key is not None else os.environ.get(KEY_VARIABLE) or None
         if configured is not None:
-            self._use_cipher(encryption.SecretCipher(configured))
+            self._use_cipher(SecretCipher(configured))
         elif self._file is not None:
-            self.key_file = encryption.key_file_for(self._file.path)
+            self.key_file = key_files.key_file_for(self._file.path)
         elif self.url.get_backend_name() == "sqlite":
-            self._use_cipher(encryption.SecretCipher(encryption.generate_store_key()))
+            self._use_cipher(SecretCipher(generate_store_key()))
 
-    def _use_cipher(self, cipher: encryption.SecretCipher) -> None:
-        self._cipher = encryption.register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
+    def _use_cipher(self, cipher: SecretCipher) -> None:
+        self._cipher = register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -247,7 +251,7 @@ class Store:
         with factory() as session, session.begin():
             yield session
 
-    def _load_key(self) -> encryption.SecretCipher | None:
+    def _load_key(self) -> SecretCipher | None:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
@@ -260,15 +264,15 @@ class Store:
                 if self._read_only and not os.path.lexists(self.key_file):
                     raise StoreKeyError(
                         f"the key file {self.key_file} does not exist, and a read-only store creates none: pass the "
-                        f"key (Store(url, key=...), ${encryption.KEY_VARIABLE}) or open the database writable once"
+                        f"key (Store(url, key=...), ${KEY_VARIABLE}) or open the database writable once"
                     )
-                self._use_cipher(encryption.SecretCipher(encryption.load_or_create_key_file(self.key_file)))
+                self._use_cipher(SecretCipher(key_files.load_or_create_key_file(self.key_file)))
             return self._cipher
 
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
-            return encryption.read_key_check(connection)
+            return read_key_check(connection)
 
     def _staged_key_file(self) -> Path:
         assert self.key_file is not None
@@ -287,43 +291,43 @@ class Store:
             self._settle_staged_key_file()
         cipher = self._load_key()
         if cipher is None:
-            raise encryption.missing_key()
+            raise missing_key()
         verifier = self._stored_verifier()
         if verifier is None and not self._read_only:  # a read-only store cannot store one (nor write secrets)
             # A write transaction from its first statement: on SQLite a read transaction that later writes fails
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = encryption.read_key_check(connection)
-                if verifier is None and not encryption.has_key_check_table(connection):
+                verifier = read_key_check(connection)
+                if verifier is None and not has_key_check_table(connection):
                     # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
                     raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
                 if verifier is None:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=encryption.seal_key_check(cipher))
+                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=seal_key_check(cipher))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
-                        verifier = encryption.read_key_check(connection)
+                        verifier = read_key_check(connection)
         if verifier is not None:
-            encryption.verify(cipher, verifier)
+            verify(cipher, verifier)
         self._key_checked = True
 
     def _settle_staged_key_file(self) -> None:
         assert self.key_file is not None
         staged = self._staged_key_file()
         verifier = self._stored_verifier()
-        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged, check=False))
+        staged_cipher = SecretCipher(key_files.read_key_file(staged, check=False))
         try:
             if verifier is None:
                 raise StoreKeyError("no key check")
-            encryption.verify(staged_cipher, verifier)
+            verify(staged_cipher, verifier)
         except StoreKeyError:
             staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
             return
-        encryption.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
-        encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
+        key_files.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
+        key_files.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
         with self._lock:
             self._cipher = None
 
@@ -339,7 +343,7 @@ class Store:
         Raises:
             StoreKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
         """
-        new_cipher = encryption.SecretCipher(new_key)
+        new_cipher = SecretCipher(new_key)
         self.check_key()
         old_cipher = self._load_key()
         assert old_cipher is not None
@@ -347,22 +351,18 @@ class Store:
         if self.key_file is not None:
             staged = self._staged_key_file()
             staged.unlink(missing_ok=True)
-            encryption.write_key_file(
-                staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip()
-            )
+            key_files.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
         committing = False
         try:
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = encryption.read_key_check(connection, lock=True)
+                verifier = read_key_check(connection, lock=True)
                 if verifier is None:
                     raise StoreKeyError("the database has no key check; open a session first")
-                encryption.verify(old_cipher, verifier)
+                verify(old_cipher, verifier)
                 for secret_table, key_columns, secret_columns in _secret_columns():
                     _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
                 connection.execute(
-                    update(key_check)
-                    .where(key_check.c.ID == KEY_CHECK_ID)
-                    .values(Verifier=encryption.seal_key_check(new_cipher))
+                    update(key_check).where(key_check.c.ID == KEY_CHECK_ID).values(Verifier=seal_key_check(new_cipher))
                 )
                 committing = True
         except BaseException:
@@ -374,7 +374,7 @@ class Store:
                 self._key_checked = False  # the next session settles which key the database holds
             raise
         if self.key_file is not None and staged is not None:
-            encryption.replace_key_file(self.key_file, staged)
+            key_files.replace_key_file(self.key_file, staged)
         with self._lock:
             self._use_cipher(new_cipher)
 
@@ -436,7 +436,7 @@ def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:
     """Every table with encrypted columns: (table, primary key column names, encrypted column names)."""
     found = []
     for mapped in Base.metadata.sorted_tables:
-        encrypted = [c.name for c in mapped.columns if isinstance(c.type, encryption.EncryptedText)]
+        encrypted = [c.name for c in mapped.columns if isinstance(c.type, EncryptedText)]
         if encrypted:
             found.append((mapped, [c.name for c in mapped.primary_key.columns], encrypted))
     return found
@@ -447,18 +447,18 @@ def _reencrypt(
     mapped: Table,
     key_columns: list[str],
     secret_columns: list[str],
-    old: encryption.SecretCipher,
-    new: encryption.SecretCipher,
+    old: SecretCipher,
+    new: SecretCipher,
 ) -> None:
     """Open with `old` and seal with `new` every value of the columns, bound to the same rows, read raw."""
     raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
     for row in connection.execute(select(raw)).mappings().all():
-        key = encryption.row_key(row[name] for name in key_columns)
+        key = row_key(row[name] for name in key_columns)
         assert key is not None  # a stored row has its whole primary key
         values = {}
         for name in secret_columns:
             if row[name] is not None:
-                binding = encryption.Binding(mapped.name, name, key)
+                binding = Binding(mapped.name, name, key)
                 values[name] = new.seal(old.unseal(row[name], binding), binding)
         if values:
             condition = [raw.c[name] == row[name] for name in key_columns]

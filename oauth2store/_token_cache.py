@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, event, select
 from sqlalchemy.orm import Session
 
-from ._encryption import unseal_value
+from ._encryption.columns import unseal_value
 from ._state import state_of
 from ._store import SQLITE_BEGIN_IMMEDIATE, Store
 from ._tokens import Token

@@ -14,7 +14,8 @@ from sqlalchemy import text, update
 from test_secrets import certificate_and_key, read_back, store_every_secret
 
 from oauth2store import AccessToken, Client, ClientKey, Store, StoreKeyError, X509Credentials, generate_store_key
-from oauth2store._encryption import KEY_VARIABLE, SecretCipher
+from oauth2store._encryption.cipher import SecretCipher
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._token_cache import StoreReader
 
 

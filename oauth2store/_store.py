@@ -1,7 +1,8 @@
 """The Store: one database of client definitions, its engine, its sessions and its schema version.
 
 SQLite is the embedded default; the same code runs on PostgreSQL. What is SQLite's alone (its file, pragmas, BEGIN
-IMMEDIATE, read-only files) is oauth2store._sqlite.
+IMMEDIATE, read-only files) is oauth2store._sqlite; re-encrypting the secrets under a new key is oauth2store._rekey.
+This module is the Store's lifecycle: opening the engine, choosing the key, sessions, and schema and key checks.
 
 Secrets are encrypted with the store's key (see oauth2store._encryption): `Store(url, key=...)`, else
 `$OAUTH2STORE_KEY`, else, for a SQLite file, a key file beside the database (`<database>.key`, mode 0600) created
@@ -18,20 +19,18 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, Connection, Table, create_engine, make_url, select, table, update
-from sqlalchemy import column as sql_column
+from sqlalchemy import URL, Connection, create_engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from . import _migrations as migrations
-from ._encryption import key_files
-from ._encryption.cipher import Binding, SecretCipher, generate_store_key, row_key
-from ._encryption.columns import EncryptedText
+from ._encryption.cipher import SecretCipher, generate_store_key
 from ._encryption.key_check import has_key_check_table, read_key_check, seal_key_check, verify
+from ._encryption.key_files import key_file_for, load_or_create_key_file
 from ._encryption.registry import KEY_VARIABLE, missing_key, register_store_key
 from ._errors import SchemaVersionError, StoreKeyError
+from ._rekey import rekey_database, settle_staged_key_file, staged_key_file
 from ._sqlite import SQLITE_BEGIN_IMMEDIATE, configure_sqlite, is_read_only, sqlite_file
-from .models import Base
 from .models.key_check import KEY_CHECK_ID, key_check
 
 #: Environment variable naming the database when no URL is given.
@@ -92,7 +91,7 @@ class Store:
         if configured is not None:
             self._use_cipher(SecretCipher(configured))
         elif self._file is not None:
-            self.key_file = key_files.key_file_for(self._file.path)
+            self.key_file = key_file_for(self._file.path)
         elif self.url.get_backend_name() == "sqlite":
             self._use_cipher(SecretCipher(generate_store_key()))
 
@@ -147,17 +146,13 @@ class Store:
                         f"the key file {self.key_file} does not exist, and a read-only store creates none: pass the "
                         f"key (Store(url, key=...), ${KEY_VARIABLE}) or open the database writable once"
                     )
-                self._use_cipher(SecretCipher(key_files.load_or_create_key_file(self.key_file)))
+                self._use_cipher(SecretCipher(load_or_create_key_file(self.key_file)))
             return self._cipher
 
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
             return read_key_check(connection)
-
-    def _staged_key_file(self) -> Path:
-        assert self.key_file is not None
-        return self.key_file.with_name(self.key_file.name + ".new")
 
     def check_key(self) -> None:
         """Refuse a missing or wrong key before anything is read or written with it.
@@ -168,7 +163,7 @@ class Store:
         Raises:
             StoreKeyError: no key is configured, or it is not the database's key.
         """
-        if self.key_file is not None and self._staged_key_file().exists():
+        if self.key_file is not None and staged_key_file(self.key_file).exists():
             self._settle_staged_key_file()
         cipher = self._load_key()
         if cipher is None:
@@ -197,20 +192,12 @@ class Store:
 
     def _settle_staged_key_file(self) -> None:
         assert self.key_file is not None
-        staged = self._staged_key_file()
-        verifier = self._stored_verifier()
-        staged_cipher = SecretCipher(key_files.read_key_file(staged, check=False))
-        try:
-            if verifier is None:
-                raise StoreKeyError("no key check")
-            verify(staged_cipher, verifier)
-        except StoreKeyError:
-            staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
-            return
-        key_files.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
-        key_files.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
-        with self._lock:
-            self._cipher = None
+        if settle_staged_key_file(self.engine, self.key_file):
+            with self._lock:
+                self._cipher = None  # the key file changed: read it again
+
+    def _forget_key_check(self) -> None:
+        self._key_checked = False  # a rekey's commit may have happened: the next session settles the key
 
     def rekey(self, new_key: str | bytes) -> None:
         """Re-encrypt every stored secret with `new_key`, in one transaction, and use it from now on.
@@ -228,34 +215,14 @@ class Store:
         self.check_key()
         old_cipher = self._load_key()
         assert old_cipher is not None
-        staged: Path | None = None
-        if self.key_file is not None:
-            staged = self._staged_key_file()
-            staged.unlink(missing_ok=True)
-            key_files.write_key_file(staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip())
-        committing = False
-        try:
-            with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = read_key_check(connection, lock=True)
-                if verifier is None:
-                    raise StoreKeyError("the database has no key check; open a session first")
-                verify(old_cipher, verifier)
-                for secret_table, key_columns, secret_columns in _secret_columns():
-                    _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
-                connection.execute(
-                    update(key_check).where(key_check.c.ID == KEY_CHECK_ID).values(Verifier=seal_key_check(new_cipher))
-                )
-                committing = True
-        except BaseException:
-            # Before COMMIT was sent the staged key is worthless; after, the outcome is unknown (e.g. a lost
-            # connection) and the staged file is kept for check_key to settle against the database.
-            if staged is not None and not committing:
-                staged.unlink(missing_ok=True)
-            if committing:
-                self._key_checked = False  # the next session settles which key the database holds
-            raise
-        if self.key_file is not None and staged is not None:
-            key_files.replace_key_file(self.key_file, staged)
+        rekey_database(
+            self.engine,
+            old_cipher,
+            new_cipher,
+            new_key,
+            key_file=self.key_file,
+            outcome_unknown=self._forget_key_check,
+        )
         with self._lock:
             self._use_cipher(new_cipher)
 
@@ -311,36 +278,3 @@ class Store:
                 if sqlite:
                     assert driver is not None
                     driver.execute("PRAGMA foreign_keys = ON")
-
-
-def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:
-    """Every table with encrypted columns: (table, primary key column names, encrypted column names)."""
-    found = []
-    for mapped in Base.metadata.sorted_tables:
-        encrypted = [c.name for c in mapped.columns if isinstance(c.type, EncryptedText)]
-        if encrypted:
-            found.append((mapped, [c.name for c in mapped.primary_key.columns], encrypted))
-    return found
-
-
-def _reencrypt(
-    connection: Connection,
-    mapped: Table,
-    key_columns: list[str],
-    secret_columns: list[str],
-    old: SecretCipher,
-    new: SecretCipher,
-) -> None:
-    """Open with `old` and seal with `new` every value of the columns, bound to the same rows, read raw."""
-    raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
-    for row in connection.execute(select(raw)).mappings().all():
-        key = row_key(row[name] for name in key_columns)
-        assert key is not None  # a stored row has its whole primary key
-        values = {}
-        for name in secret_columns:
-            if row[name] is not None:
-                binding = Binding(mapped.name, name, key)
-                values[name] = new.seal(old.unseal(row[name], binding), binding)
-        if values:
-            condition = [raw.c[name] == row[name] for name in key_columns]
-            connection.execute(update(raw).where(*condition).values(**values))

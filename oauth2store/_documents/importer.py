@@ -1,11 +1,9 @@
-"""Export and import of a store as one JSON document, for scripted migrations between databases.
+"""Import: create or update everything a document describes, checked whole before anything is written.
 
-The document names everything by its natural key (configuration names, issuers, application names), never by
-database IDs, so it moves between SQLite and PostgreSQL unchanged. Secrets are left out unless asked for; a
-client's key pairs (`keys`) are secrets too (each holds its private JWK), so they travel only with the secrets. The
-public JWKS a client publishes is in its metadata (`jwks`) either way.
-Importing validates the whole document before anything is written and reports every problem at once; the caller's
-transaction makes it all-or-nothing.
+Existing objects are matched by their natural key and updated; nothing is deleted. Every problem of the document
+is collected under its path (e.g. `clients[3].client_type`) and reported at once; the caller's transaction makes
+the import all-or-nothing. A client key pair is stored only when its private JWK, public JWK and kid belong
+together.
 """
 
 from __future__ import annotations
@@ -16,102 +14,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ._errors import OAuth2StoreError, Problem, ValidationError
-from ._jwx import jwk
-from .models import (
-    Client,
-    ClientKey,
-    Endpoint,
-    ServerDefinition,
-    SSLConfiguration,
-    X509Credentials,
-)
-from .models.base import Validated
-
-FORMAT = "oauth2store/1"
-#: Derived from the client metadata (the deprecated IRIS properties); never part of a document.
-_DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_algorithm", "key_algorithm"})
-#: Stored by reference, written by the document's own structure.
-_STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
-
-#: The top-level members of an export document.
-_DOCUMENT_MEMBERS = frozenset(
-    {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers", "clients"}
-)
-#: The members of one client key pair in a document.
-_KEY_MEMBERS = frozenset({"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from", "retention"})
-
-
-def properties(obj: Validated, *, include_secrets: bool) -> dict[str, Any]:
-    """The IRIS properties of `obj` that have a value, by Python name; secrets only when asked for."""
-    values: dict[str, Any] = {}
-    for name, (key, rules) in type(obj).property_rules().items():
-        if name in _DERIVED or (rules.secret and not include_secrets):
-            continue
-        value = getattr(obj, key)
-        if value is not None:
-            values[name] = value
-    return values
-
-
-def client_document(client: Client, *, include_secrets: bool = False) -> dict[str, Any]:
-    """One client as the document carries it: its properties, server issuer, redirect URL and metadata."""
-    document = properties(client, include_secrets=include_secrets)
-    document["server"] = client.server_definition.issuer_endpoint
-    if client.redirection_endpoint is not None:
-        document["redirection_endpoint"] = client.redirection_endpoint.url
-    document["metadata"] = properties(client.client_metadata, include_secrets=include_secrets)
-    if include_secrets and client.keys:
-        document["keys"] = [key_document(k) for k in sorted(client.keys, key=ClientKey._order)]
-    return document
-
-
-def key_document(key: ClientKey) -> dict[str, Any]:
-    """One key pair of a client, private JWK included (so only in documents with secrets)."""
-    return {
-        "kid": key.kid,
-        "use": key.use,
-        "alg": key.alg,
-        "private_jwk": json.loads(key.private_jwk),
-        "public_jwk": dict(key.public_jwk),
-        "created": key.created.isoformat(),
-        "active_from": key.active_from.isoformat(),
-        "retention": key.retention,
-    }
-
-
-def server_document(server: ServerDefinition, *, include_secrets: bool = False) -> dict[str, Any]:
-    """One server definition as the document carries it."""
-    document = properties(server, include_secrets=include_secrets)
-    document["metadata"] = properties(server.server_metadata, include_secrets=include_secrets)
-    return document
-
-
-def export_document(session: Session, *, include_secrets: bool = False) -> dict[str, Any]:
-    """The whole store: TLS configurations, X.509 credentials, server definitions and clients, in key order."""
-
-    def ordered(model: Any, key: Any) -> list[Any]:
-        return list(session.scalars(select(model).order_by(key)))
-
-    secrets = include_secrets
-    return {
-        "format": FORMAT,
-        "secrets_included": include_secrets,
-        "ssl_configurations": [
-            properties(c, include_secrets=secrets) for c in ordered(SSLConfiguration, SSLConfiguration.name)
-        ],
-        "x509_credentials": [
-            properties(c, include_secrets=secrets) for c in ordered(X509Credentials, X509Credentials.alias)
-        ],
-        "servers": [
-            server_document(s, include_secrets=secrets)
-            for s in ordered(ServerDefinition, ServerDefinition.issuer_endpoint)
-        ],
-        "clients": [client_document(c, include_secrets=secrets) for c in ordered(Client, Client.application_name)],
-    }
+from .._errors import OAuth2StoreError, Problem, ValidationError
+from .._jwx import jwk
+from ..models import Client, ClientKey, Endpoint, ServerDefinition, SSLConfiguration, X509Credentials
+from ..models.base import Validated
+from .format import DERIVED, DOCUMENT_MEMBERS, FORMAT, KEY_MEMBERS
 
 
 @dataclass
@@ -151,7 +60,7 @@ def _assign(obj: Validated, values: dict[str, Any], path: str, collector: _Colle
     changed = False
     for name, value in values.items():
         entry = rules.get(name)
-        if entry is None or name in _DERIVED:
+        if entry is None or name in DERIVED:
             collector.add(path, [Problem(name, f"is not a property of {type(obj).kind}")])
             continue
         if getattr(obj, entry[0]) != value:
@@ -187,7 +96,7 @@ def import_document(
     collector = _Collector()
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValidationError("document", None, [Problem("format", f"must be {FORMAT!r}")])
-    unknown = set(document) - _DOCUMENT_MEMBERS
+    unknown = set(document) - DOCUMENT_MEMBERS
     collector.add("", [Problem(name, "is not a section of the document") for name in sorted(unknown)])
     report = ImportReport()
     touched: list[tuple[str, Validated]] = []
@@ -326,7 +235,7 @@ def _key_values(item: object, where: str, collector: _Collector) -> dict[str, An
         collector.add("", [Problem(where, "must be an object")])
         return None
     problems: list[Problem] = []
-    unknown = sorted(set(item) - _KEY_MEMBERS)
+    unknown = sorted(set(item) - KEY_MEMBERS)
     problems += [Problem(name, "is not a property of ClientKey") for name in unknown]
     times: dict[str, datetime] = {}
     for name in ("created", "active_from"):

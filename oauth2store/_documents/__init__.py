@@ -7,9 +7,9 @@ public JWKS a client publishes is in its metadata (`jwks`) either way.
 Importing validates the whole document before anything is written and reports every problem at once; the caller's
 transaction makes it all-or-nothing.
 
-`format` is the document's vocabulary, `export` writes documents and `importer` reads them; the two directions
-never import each other (the "documents" contract in pyproject.toml). The CLI and scripts use both, so the
-document API is re-exported here.
+`format` is the document's vocabulary, `key_pairs` a client key pair's form in both directions, `export` writes
+documents and `importer` reads them; the two directions never import each other (the "documents" contract in
+pyproject.toml). The CLI and scripts use both, so the document API is re-exported here.
 """
 
 from .export import client_document as client_document

@@ -7,7 +7,6 @@ with the secrets; the public JWKS a client publishes is in its metadata either w
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from sqlalchemy import select
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from ..models import Client, ClientKey, ServerDefinition, SSLConfiguration, X509Credentials
 from ..models.base import Validated
 from .format import DERIVED, FORMAT
+from .key_pairs import key_document
 
 
 def properties(obj: Validated, *, include_secrets: bool) -> dict[str, Any]:
@@ -40,20 +40,6 @@ def client_document(client: Client, *, include_secrets: bool = False) -> dict[st
     if include_secrets and client.keys:
         document["keys"] = [key_document(k) for k in sorted(client.keys, key=ClientKey._order)]
     return document
-
-
-def key_document(key: ClientKey) -> dict[str, Any]:
-    """One key pair of a client, private JWK included (so only in documents with secrets)."""
-    return {
-        "kid": key.kid,
-        "use": key.use,
-        "alg": key.alg,
-        "private_jwk": json.loads(key.private_jwk),
-        "public_jwk": dict(key.public_jwk),
-        "created": key.created.isoformat(),
-        "active_from": key.active_from.isoformat(),
-        "retention": key.retention,
-    }
 
 
 def server_document(server: ServerDefinition, *, include_secrets: bool = False) -> dict[str, Any]:

@@ -8,19 +8,17 @@ together.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from .._errors import OAuth2StoreError, Problem, ValidationError
-from .._jwx import jwk
-from ..models import Client, ClientKey, Endpoint, ServerDefinition, SSLConfiguration, X509Credentials
+from ..models import Client, Endpoint, ServerDefinition, SSLConfiguration, X509Credentials
 from ..models.base import Validated
-from .format import DERIVED, DOCUMENT_MEMBERS, FORMAT, KEY_MEMBERS
+from .format import DERIVED, DOCUMENT_MEMBERS, FORMAT
+from .key_pairs import import_keys
 
 
 @dataclass
@@ -176,7 +174,7 @@ def import_document(
             else:
                 collector.add(path, [Problem("metadata", "must be an object")])
             if keys is not None:
-                changed = _import_keys(client, keys, path, collector, touched) or changed
+                changed = import_keys(client, keys, path, collector.add, touched) or changed
             session.add(client)
             record("Client", name, client, existing_client is None, changed, path)
         for path, written in touched:
@@ -198,73 +196,3 @@ def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:
     except OAuth2StoreError:
         collector.add(path, [Problem("redirection_endpoint", "must be an absolute http(s) URL without query")])
         return None
-
-
-def _import_keys(
-    client: Client, keys: object, path: str, collector: _Collector, touched: list[tuple[str, Validated]]
-) -> bool:
-    """Add the document's key pairs the client lacks (matched by kid) and correct those that differ; True if any
-    changed. A key whose private and public JWKs or kid do not belong together is a problem, never stored."""
-    if not isinstance(keys, list):
-        collector.add(path, [Problem("keys", "must be a list")])
-        return False
-    changed = False
-    for index, item in enumerate(keys):
-        where = f"{path}.keys[{index}]"
-        values = _key_values(item, where, collector)
-        if values is None:
-            continue
-        key = next((k for k in client.keys if k.kid == values["kid"]), None)
-        if key is None:
-            key = ClientKey(application_name=client.application_name, **values)
-            client.keys.append(key)
-            changed = True
-        else:
-            for name, value in values.items():
-                current = json.loads(key.private_jwk) if name == "private_jwk" else getattr(key, name)
-                if current != (json.loads(value) if name == "private_jwk" else value):
-                    setattr(key, name, value)
-                    changed = True
-        touched.append((where, key))
-    return changed
-
-
-def _key_values(item: object, where: str, collector: _Collector) -> dict[str, Any] | None:
-    """The ClientKey values of one key in a document, or None (with the problems collected)."""
-    if not isinstance(item, dict):
-        collector.add("", [Problem(where, "must be an object")])
-        return None
-    problems: list[Problem] = []
-    unknown = sorted(set(item) - KEY_MEMBERS)
-    problems += [Problem(name, "is not a property of ClientKey") for name in unknown]
-    times: dict[str, datetime] = {}
-    for name in ("created", "active_from"):
-        try:
-            times[name] = datetime.fromisoformat(item[name])
-            if times[name].tzinfo is None:
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            problems.append(Problem(name, "must be an ISO 8601 time with a UTC offset"))
-    private, public = item.get("private_jwk"), item.get("public_jwk")
-    if not isinstance(private, dict) or not isinstance(public, dict):
-        problems.append(Problem("private_jwk", "the private and public JWKs must both be objects"))
-    else:
-        try:
-            derived = jwk.public_jwk(jwk.load_private_jwk(private).public_key())
-            matches = all(public.get(m) == v for m, v in derived.items()) and jwk.thumbprint(derived) == item.get("kid")
-        except (ValueError, KeyError):
-            matches = False
-        if not matches:
-            problems.append(Problem("private_jwk", "the private JWK, public JWK and kid do not belong together"))
-    collector.add(where, problems)
-    if problems:
-        return None
-    return {
-        "kid": item["kid"],
-        "use": item.get("use"),
-        "alg": item.get("alg"),
-        "private_jwk": json.dumps(private, separators=(",", ":")),
-        "public_jwk": public,
-        "retention": item.get("retention"),
-        **times,
-    }

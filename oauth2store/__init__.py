@@ -13,8 +13,8 @@ from ._agent import AgentClient as AgentClient
 from ._documents import ImportReport as ImportReport
 from ._documents import export_document as export_document
 from ._documents import import_document as import_document
-from ._encryption import generate_store_key as generate_store_key
-from ._encryption import register_store_key as register_store_key
+from ._encryption.cipher import generate_store_key as generate_store_key
+from ._encryption.registry import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
 from ._errors import DiscoveryError as DiscoveryError
 from ._errors import DuplicateError as DuplicateError

@@ -11,7 +11,9 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from oauth2store import Base, Store, StoreKeyError
-from oauth2store._encryption import KEY_CHECK_PLAINTEXT, KEY_VARIABLE, SEALED_PREFIX, SecretCipher
+from oauth2store._encryption.cipher import SEALED_PREFIX, SecretCipher
+from oauth2store._encryption.key_check import KEY_CHECK_PLAINTEXT
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._migrations import VERSION_TABLE, head_revision
 
 

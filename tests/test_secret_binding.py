@@ -23,7 +23,8 @@ from oauth2store import (
     X509Credentials,
     generate_store_key,
 )
-from oauth2store._encryption import KEY_VARIABLE, SecretCipher
+from oauth2store._encryption.cipher import SecretCipher
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._token_cache import StoreReader
 
 

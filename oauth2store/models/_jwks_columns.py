@@ -11,7 +11,8 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .._server_jwks import DEFAULT_POLICY, CachedJWKS, CachePolicy, refresh_jwks
+from .._cache_expiry import DEFAULT_POLICY, CachePolicy
+from .._server_jwks import CachedJWKS, refresh_jwks
 from .._transport import Transport
 
 if TYPE_CHECKING:

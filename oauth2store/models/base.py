@@ -35,7 +35,9 @@ from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column
 from sqlalchemy.orm.attributes import get_history
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
-from .._encryption import EncryptedText, require_cipher, seal_secret_columns
+from .._encryption.columns import EncryptedText
+from .._encryption.events import seal_secret_columns
+from .._encryption.registry import require_cipher
 from .._errors import Problem, ValidationError
 from .._validation import (
     DATATYPE,

@@ -18,7 +18,7 @@ from test_cli import ISSUER, Shell, seeded_shell
 from test_tls_configurations import make_pem_pair
 
 from oauth2store import Base, ServerDefinition, SSLConfiguration, Store, X509Credentials
-from oauth2store.models.base import Validated
+from oauth2store.models._validated import Validated
 
 OP_SECRET = "op-client-secret-0123456789"
 INITIAL_TOKEN = "initial-access-token-0123456789"

@@ -37,7 +37,8 @@ from oauth2store import (
 )
 from oauth2store._validation import Kind, Rules
 from oauth2store.cli import main
-from oauth2store.models.base import Base, Validated
+from oauth2store.models._validated import Validated
+from oauth2store.models.base import Base
 
 MODELS: list[type[Validated]] = [
     Client,

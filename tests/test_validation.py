@@ -22,7 +22,7 @@ from oauth2store._types import (
     ClientType,
     TokenEndpointAuthMethod,
 )
-from oauth2store.models.base import Validated
+from oauth2store.models._validated import Validated
 
 MODELS: list[type[Validated]] = [
     Client,

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Client, ClientKey, ServerDefinition, SSLConfiguration, X509Credentials
-from ..models.base import Validated
+from ..models._validated import Validated
 from .format import DERIVED, FORMAT
 from .key_pairs import key_document
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from .._errors import OAuth2StoreError, Problem, ValidationError
 from .._validation import check
 from ..models import Client, Endpoint, ServerDefinition, SSLConfiguration, X509Credentials
-from ..models.base import Validated
+from ..models._validated import Validated
 from .format import DERIVED, DOCUMENT_MEMBERS, FORMAT
 from .key_pairs import import_keys
 

@@ -16,7 +16,7 @@ from typing import Any
 from .._errors import Problem
 from .._jwx import jwk
 from ..models import Client, ClientKey
-from ..models.base import Validated
+from ..models._validated import Validated
 from .format import KEY_MEMBERS
 
 #: Records problems under a path of the document (the import's collector).

@@ -1,25 +1,20 @@
-"""The declarative base, column helpers for IRIS-style properties, and validation on every flush.
+"""The declarative base and the column helper for IRIS-style properties.
 
 Each IRIS property becomes a column made by `iris_property`, whose `info["rules"]` carries the IRIS parameters
 (Required, MINLEN, MAXLEN, VALUELIST, InitialExpression). That one declaration feeds the SQL type, the per-property
-check without an instance (IRIS's `<Prop>IsValid`), `validate()` on a whole object, and the check before every flush.
+check without an instance (IRIS's `<Prop>IsValid`), and the checks of `oauth2store.models._validated`.
 `secret=True` makes the column encrypted at rest (`EncryptedText`); its messages never show the value.
-
-Every other mapped column is checked by its SQL type (`column_problems`), so no write of any attribute reaches the
-database driver with a value it would refuse: a refused write is always a `ValidationError`, raised before any SQL.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
-    Column,
     DateTime,
     Dialect,
     Enum,
@@ -27,29 +22,16 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
-    event,
-    inspect,
-    select,
 )
-from sqlalchemy.orm import DeclarativeBase, MappedColumn, Session, mapped_column, object_session
-from sqlalchemy.orm.attributes import get_history
+from sqlalchemy.orm import DeclarativeBase, MappedColumn, mapped_column
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from .._encryption.columns import EncryptedText
 from .._encryption.events import seal_secret_columns
-from .._encryption.registry import require_cipher
-from .._errors import Problem, ValidationError
 from .._validation import (
-    DATATYPE,
     INT32_RANGE,
-    INT64_RANGE,
-    REQUIRED,
     Kind,
     Rules,
-    check,
-    is_well_typed,
-    json_problem,
-    text_problem,
 )
 
 #: Named constraints, so that alembic can alter and drop them on SQLite (batch mode) and PostgreSQL alike.
@@ -147,300 +129,3 @@ def iris_property(
         info["initial"] = initial
     column_options.setdefault("nullable", not required)
     return mapped_column(sql_name, _sql_type(rules), *schema_items, info=info, **column_options)
-
-
-def _is_lookup_key(key: object) -> bool:
-    """True for a key that can be sent in a query: a storable string or an integer in range (anything else is
-    already reported by its own rule, and would make PostgreSQL fail the whole transaction)."""
-    if isinstance(key, str):
-        return bool(key) and text_problem(key) is None
-    return isinstance(key, int) and not isinstance(key, bool) and INT32_RANGE[0] <= key <= INT32_RANGE[1]
-
-
-def column_problems(name: str, column: Column[Any], value: object) -> list[Problem]:
-    """Why `value` cannot be written to `column` (a mapped column without IRIS rules), judged by its SQL type."""
-    if value is None:
-        needed = not column.nullable and not column.primary_key and not column.foreign_keys
-        return [Problem(name, "is required", REQUIRED)] if needed else []
-    sql = column.type
-    message: str | None = None
-    if isinstance(sql, UTCDateTime | DateTime):
-        if not isinstance(value, datetime) or value.tzinfo is None or value.utcoffset() is None:
-            message = "must be an aware datetime (with a UTC offset)"
-        else:
-            try:
-                value.astimezone(UTC)
-            except OverflowError:
-                message = "must be a datetime that exists in UTC"
-    elif isinstance(sql, Integer):
-        low, high = INT64_RANGE if isinstance(sql, BigInteger) else INT32_RANGE
-        if not isinstance(value, int) or isinstance(value, bool):
-            message = f"must be an integer (got {type(value).__name__})"
-        elif not low <= value <= high:
-            message = f"must be from {low} to {high} (the column's range)"
-    elif isinstance(sql, Boolean):
-        message = None if isinstance(value, bool) else "must be true or false"
-    elif isinstance(sql, String):
-        if not isinstance(value, str):
-            message = f"must be a string (got {type(value).__name__})"
-        else:
-            message = text_problem(value)
-            if message is None and sql.length is not None and len(value) > sql.length:
-                message = f"must be at most {sql.length} characters (got {len(value)})"
-    elif isinstance(sql, JSON):
-        message = json_problem(value)
-    return [Problem(name, message, DATATYPE)] if message is not None else []
-
-
-def missing_reference(session: Session, field: str, model: type[Validated], key: object) -> list[Problem]:
-    """A problem when `key` names no stored `model` (IRIS refuses a dangling name on save)."""
-    if key is None or key == "" or not _is_lookup_key(key):
-        return []
-    if any(isinstance(obj, model) and obj.identity == key for obj in session.new):
-        return []  # saved by the same flush
-    stored = session.get(model, key)
-    if stored is not None and stored not in session.deleted:
-        return []
-    return [Problem(field, f"no {model.kind} named {key!r} is stored")]
-
-
-def mapped_class(name: str) -> type[Any]:
-    """The model class named `name`, found as `relationship("Client")` finds it: by name, when it is used.
-
-    Models that refer to each other (a server definition and its clients) name each other this way instead of
-    importing each other.
-    """
-    for mapper in Base.registry.mappers:
-        if mapper.class_.__name__ == name:
-            return mapper.class_
-    raise LookupError(f"no mapped class {name!r}")
-
-
-def referencing(session: Session, key: object, references: Iterable[tuple[str, str, str]]) -> list[str]:
-    """Labels of the stored objects whose reference column equals `key`, for a refused delete's message.
-
-    `references` names, for each referring model, its class, its label attribute and its reference attribute.
-    """
-    users: list[str] = []
-    for class_name, label_name, column_name in references:
-        model = mapped_class(class_name)
-        label, column = getattr(model, label_name), getattr(model, column_name)
-        users += [f"{model.kind} {v}" for v in session.scalars(select(label).where(column == key).order_by(label))]
-    return users
-
-
-class Validated:
-    """IRIS %Persistent behaviour for a mapped class: initial values, property checks, validate(), and a safe repr."""
-
-    #: The name used in error messages, e.g. "Client".
-    kind: ClassVar[str]
-    _rules_cache: ClassVar[dict[type, dict[str, tuple[str, Rules]]]] = {}
-    _columns_cache: ClassVar[dict[type, list[tuple[str, Column[Any]]]]] = {}
-    _references_cache: ClassVar[dict[type, dict[str, type]]] = {}
-
-    def __init__(self, **values: Any) -> None:
-        mapper = inspect(type(self))
-        for name, (key, _rules) in self.property_rules().items():
-            column = mapper.attrs[key].columns[0]
-            if name not in values and "initial" in column.info:
-                setattr(self, key, column.info["initial"])  # IRIS InitialExpression, set at %New
-        for name, value in values.items():
-            if not hasattr(type(self), name):
-                raise TypeError(f"{name!r} is not a property of {type(self).__name__}")
-            setattr(self, name, value)
-
-    @classmethod
-    def property_rules(cls) -> dict[str, tuple[str, Rules]]:
-        """{public property name: (mapped attribute key, rules)} for every IRIS property of the class."""
-        cached = Validated._rules_cache.get(cls)
-        if cached is None:
-            cached = {}
-            for attr in inspect(cls).column_attrs:
-                rules = attr.columns[0].info.get("rules")
-                if rules is not None:
-                    cached[attr.key.lstrip("_")] = (attr.key, rules)
-            Validated._rules_cache[cls] = cached
-        return cached
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # An object-valued property (a server definition, a metadata row, a client) takes only its own class:
-        # anything else is refused here as the property's error, before SQLAlchemy reads attributes it lacks.
-        expected = self.reference_types().get(name)
-        if expected is not None and value is not None and not isinstance(value, expected):
-            problem = Problem(name, f"must be a {expected.__name__} or None (got {type(value).__name__})")
-            raise ValidationError(self.kind, None, [problem])
-        super().__setattr__(name, value)
-
-    @classmethod
-    def reference_types(cls) -> dict[str, type]:
-        """{attribute: class} of the object-valued (many-to-one and one-to-one) relationships one may set."""
-        cached = Validated._references_cache.get(cls)
-        if cached is None:
-            relationships = inspect(cls).relationships
-            cached = {r.key: r.mapper.class_ for r in relationships if not r.uselist and not r.viewonly}
-            Validated._references_cache[cls] = cached
-        return cached
-
-    @classmethod
-    def plain_columns(cls) -> list[tuple[str, Column[Any]]]:
-        """(attribute key, column) of the mapped columns without IRIS rules (IDs, times, caches), composites' own
-        columns excepted (the composite value checks them)."""
-        cached = Validated._columns_cache.get(cls)
-        if cached is None:
-            mapper = inspect(cls)
-            ruled = {key for key, _rules in cls.property_rules().values()}
-            composed = {column for composite in mapper.composites for column in composite.columns}
-            cached = [
-                (attr.key, attr.columns[0])
-                for attr in mapper.column_attrs
-                if attr.key not in ruled and attr.columns[0] not in composed
-            ]
-            Validated._columns_cache[cls] = cached
-        return cached
-
-    @classmethod
-    def validate_property(cls, name: str, value: object) -> None:
-        """Check one value against one property's rules, without an instance (IRIS `<Prop>IsValid`).
-
-        Raises:
-            ValidationError: naming the property and every rule the value breaks.
-        """
-        entry = cls.property_rules().get(name)
-        if entry is None:
-            raise ValidationError(cls.kind, None, [Problem(name, f"is not a property of {cls.kind}")])
-        problems = check(name, entry[1], value)
-        if problems:
-            raise ValidationError(cls.kind, None, problems)
-
-    def validate(self) -> None:
-        """Check every property and every cross-field rule of this object (IRIS %ValidateObject).
-
-        Raises:
-            ValidationError: listing every failing property and why.
-        """
-        problems = self.problems()
-        if problems:
-            raise ValidationError(self.kind, self.identity, problems)
-
-    def problems(self) -> list[Problem]:
-        """Every broken rule of this object; empty when it can be saved.
-
-        Cross-field rules compare, hash and parse values, so they run only when every value of this object and of
-        the parts it owns has the type its property needs; otherwise the parts' own problems are listed instead.
-        """
-        found = self.value_problems()
-        if self.is_well_typed():
-            found.extend(self.cross_field_problems())
-        else:
-            for name, part in self.owned_parts():
-                found += [Problem(f"{name}.{p.field}", p.message, p.code) for p in part.value_problems()]
-        session = object_session(self)
-        if session is not None:
-            with session.no_autoflush:
-                found.extend(self.reference_problems(session))
-        return found
-
-    def value_problems(self) -> list[Problem]:
-        """The problems of each value on its own: IRIS rules, SQL column types, and keys that changed."""
-        found: list[Problem] = []
-        for name, (key, rules) in self.property_rules().items():
-            found.extend(check(name, rules, getattr(self, key)))
-        for key, column in self.plain_columns():
-            value = getattr(self, key)
-            found.extend(column_problems(key.lstrip("_"), column, value))
-            if value is None and not column.nullable and get_history(self, key).deleted:
-                found.append(Problem(key.lstrip("_"), "is required (it cannot be cleared)", REQUIRED))
-        return found + self.key_problems()
-
-    def key_problems(self) -> list[Problem]:
-        """A primary key changed after it was saved: checked before anything is looked up by the new value."""
-        found: list[Problem] = []
-        mapper = inspect(type(self))
-        for column in mapper.primary_key:
-            key = mapper.get_property_by_column(column).key
-            before = get_history(self, key).deleted
-            if before and before[0] is not None and getattr(self, key) != before[0]:
-                found.append(Problem(key.lstrip("_"), f"cannot change once the {self.kind} is saved (it is its key)"))
-        return found
-
-    def is_well_typed(self) -> bool:
-        """True when this object's and its owned parts' values all have the Python types their rules expect."""
-        own = all(is_well_typed(rules, getattr(self, key)) for key, rules in self.property_rules().values()) and all(
-            not column_problems(key, column, getattr(self, key)) for key, column in self.plain_columns()
-        )
-        return own and all(part.is_well_typed() for _name, part in self.owned_parts())
-
-    def owned_parts(self) -> list[tuple[str, Validated]]:
-        """The one-to-one parts this object owns and validates as its own (its metadata row)."""
-        parts: list[tuple[str, Validated]] = []
-        for relationship in inspect(type(self)).relationships:
-            if not relationship.uselist and relationship.cascade.delete_orphan:
-                part = getattr(self, relationship.key)
-                if isinstance(part, Validated):
-                    parts.append((relationship.key, part))
-        return parts
-
-    def cross_field_problems(self) -> list[Problem]:
-        """Rules that involve more than one property; subclasses add theirs."""
-        return []
-
-    def reference_problems(self, session: Session) -> list[Problem]:
-        """Names this object uses that no stored object has; checked when the object is in a session."""
-        return []
-
-    def check_unique(self, session: Session) -> None:
-        """Raise DuplicateError when a unique key of this object is already stored by another."""
-
-    @property
-    def identity(self) -> object:
-        """The key shown in messages: the primary key value(s), None before one is set."""
-        mapper = inspect(type(self))
-        values = [getattr(self, mapper.get_property_by_column(column).key) for column in mapper.primary_key]
-        return values[0] if len(values) == 1 else tuple(values)
-
-    def normalize(self) -> None:
-        """IRIS keeps "" as no value: store NULL for empty optional strings, so VALUELIST CHECKs hold."""
-        for key, rules in self.property_rules().values():
-            if not rules.required and getattr(self, key) == "":
-                setattr(self, key, None)
-
-    def before_save(self, session: Session) -> None:
-        """Runs before each flush that writes this object: normalize, validate, then refuse duplicates.
-
-        Values of the wrong type are refused before `normalize`, which reads them as if they were right.
-        """
-        if not self.is_well_typed():
-            raise ValidationError(self.kind, self.identity, self.problems())
-        self.normalize()
-        self.validate()
-        self.check_unique(session)
-
-    def has_secret_values(self) -> bool:
-        """True when a secret property of this object holds a value (which needs the store's key to be written)."""
-        return any(rules.secret and getattr(self, key) for key, rules in self.property_rules().values())
-
-    def before_delete(self, session: Session) -> None:
-        """Runs before each flush that deletes this object; subclasses refuse deletes that would orphan others."""
-
-    def __repr__(self) -> str:
-        # Only the key: a repr must never show a secret, and listing "safe" fields invites mistakes.
-        return f"<{type(self).__name__} {self.identity!r}>"
-
-
-@event.listens_for(Session, "before_flush")
-def _check_before_flush(session: Session, flush_context: object, instances: object) -> None:
-    """Validate oauth2store objects in any session, the application's own included.
-
-    A Session-class listener reaches sessions we did not create; it only acts on our own model instances, and
-    raising here (before any SQL is sent) leaves the session usable, so the caller can fix the value and flush again.
-    """
-    with session.no_autoflush:
-        for obj in list(session.deleted):
-            if isinstance(obj, Validated):
-                obj.before_delete(session)
-        for obj in list(session.new) + list(session.dirty):
-            if isinstance(obj, Validated):
-                obj.before_save(session)
-                if obj.has_secret_values():
-                    # Refuse a write without a key here, as our own error, rather than deep inside the flush.
-                    require_cipher(session.get_bind(mapper=inspect(type(obj))).dialect)

@@ -44,10 +44,12 @@ from .._validation import Kind, is_absolute_url
 from ._client_config import client_config
 from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
+from ._references import missing_reference
 from ._registration import delete_registration, read_registration, register_client, update_registration
 from ._validate_jwt import validate_client_jwt
+from ._validated import Validated
 from .access_token import CLIENT_CREDENTIALS, AccessToken
-from .base import Base, Validated, iris_property, missing_reference
+from .base import Base, iris_property
 from .client_key import ClientKey
 from .client_metadata import ClientMetadata
 from .endpoint import Endpoint, endpoint_or_none

@@ -24,7 +24,9 @@ from sqlalchemy.orm.attributes import get_history
 
 from .._errors import Problem
 from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property, missing_reference
+from ._references import missing_reference
+from ._validated import Validated
+from .base import Base, UTCDateTime, iris_property
 
 if TYPE_CHECKING:
     from .client import Client

@@ -21,7 +21,8 @@ from .._types import (
     TokenEndpointAuthMethod,
 )
 from .._validation import Kind
-from .base import Base, Validated, iris_property
+from ._validated import Validated
+from .base import Base, iris_property
 
 if TYPE_CHECKING:
     from .client import Client

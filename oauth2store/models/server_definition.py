@@ -19,7 +19,9 @@ from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
 from .._validation import Kind, is_absolute_url
 from ._jwks_columns import refresh_server_jwks
-from .base import Base, UTCDateTime, Validated, iris_property, mapped_class, missing_reference, referencing
+from ._references import mapped_class, missing_reference, referencing
+from ._validated import Validated
+from .base import Base, UTCDateTime, iris_property
 from .server_metadata import ServerMetadata
 from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .._errors import Problem, ValidationError
 from .._validation import Kind
-from .base import Base, Validated, iris_property
+from ._validated import Validated
+from .base import Base, iris_property
 
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition

@@ -18,7 +18,9 @@ from .._pem import certificate_problems, private_key_problems
 from .._state import state_of
 from .._transport import RetryPolicy, SessionPool, TlsSettings, Transport
 from .._validation import Kind
-from .base import Base, Validated, iris_property, referencing
+from ._references import referencing
+from ._validated import Validated
+from .base import Base, iris_property
 
 #: The configuration migration 0001 creates: verify peers against the system CA store.
 DEFAULT_SSL_CONFIGURATION = "default"

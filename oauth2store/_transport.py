@@ -17,7 +17,6 @@ apply to other 4xx answers.
 from __future__ import annotations
 
 import ipaddress
-import json
 import math
 import os
 import random
@@ -27,9 +26,8 @@ import ssl
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -42,6 +40,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
 from ._errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
+from ._http.values import FormData, HttpResponse, RetryPolicy, TlsSettings
 from ._lru import LRUCache
 from ._validation import NOT_ABSOLUTE, url_problem
 
@@ -60,67 +59,6 @@ _PRIVATE_REFUSED = (
 )
 #: The address rule of the request being sent in this thread (None: any address), read by the connections below.
 _ADDRESS_RULE: ContextVar[Callable[[str], None] | None] = ContextVar("oauth2store_address_rule", default=None)
-
-#: A form body: a mapping, or pairs when a name repeats (e.g. several RFC 8707 resources).
-FormData = Mapping[str, str] | Sequence[tuple[str, str]]
-
-
-@dataclass(frozen=True)
-class TlsSettings:
-    """The TLS parts of an SSLConfiguration, as plain values (hashable: the session cache key)."""
-
-    name: str = "default"
-    certificate_authorities: str | None = field(default=None, repr=False)
-    certificate: str | None = field(default=None, repr=False)
-    private_key: str | None = field(default=None, repr=False)
-    private_key_password: str | None = field(default=None, repr=False)
-    verify_peer: bool = True
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Bounded retries with exponential backoff and full jitter, for 5xx, 429, timeouts and connection errors."""
-
-    attempts: int = 3
-    base_delay: float = 0.2
-    max_delay: float = 5.0
-    max_retry_after: float = 30.0
-
-    def delay(self, attempt: int, retry_after: float | None, rand: Callable[[], float] = random.random) -> float:
-        """Seconds to wait before retry number `attempt` (1-based): Retry-After when given (capped), else jitter.
-
-        A Retry-After that is not a number (NaN) counts as absent, so `time.sleep` never gets one.
-        """
-        if retry_after is not None and not math.isnan(retry_after):
-            return min(max(retry_after, 0.0), self.max_retry_after)
-        ceiling: float = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
-        return rand() * ceiling
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    """What protocol processing needs from an HTTP response: pure data, so processing is testable without I/O."""
-
-    url: str
-    status_code: int
-    headers: Mapping[str, str]
-    body: bytes = field(repr=False)
-
-    def json_object(self) -> dict[str, Any] | None:
-        """The body as a JSON object; None for anything else (not JSON, another JSON value, nested too deeply)."""
-        try:
-            value = _json_value(self.body)
-        except ValueError:
-            return None
-        return value if isinstance(value, dict) else None
-
-
-def _json_value(body: bytes) -> Any:
-    """The JSON value of a body; ValueError when it is not JSON (or nested deeper than the parser's recursion)."""
-    try:
-        return json.loads(body)
-    except RecursionError as exc:
-        raise ValueError("JSON nested too deeply") from exc
 
 
 def is_loopback(host: str) -> bool:
@@ -557,20 +495,3 @@ def _check_resolved(host: str, port: int) -> None:
         return
     for *_, address in found:
         _refuse_private(str(address[0]))
-
-
-def parse_json_object(response: HttpResponse, *, expected_status: int = 200) -> dict[str, Any]:
-    """The JSON object of a response with the expected status.
-
-    Raises:
-        ProtocolError: another status, or a body that is not a JSON object.
-    """
-    if response.status_code != expected_status:
-        raise ProtocolError(response.url, f"expected HTTP {expected_status}", response.status_code)
-    try:
-        value = _json_value(response.body)
-    except ValueError as exc:
-        raise ProtocolError(response.url, "the body is not JSON", response.status_code) from exc
-    if not isinstance(value, dict):
-        raise ProtocolError(response.url, "the body is not a JSON object", response.status_code)
-    return value

@@ -1,0 +1,7 @@
+"""HTTP for every call to an authorization server, one concept per module:
+
+- `values`: the plain values calls are made of (`TlsSettings`, `RetryPolicy`, `HttpResponse`, `FormData`,
+  `parse_json_object`), free of I/O.
+
+Nothing is re-exported here: callers import a name from the module that owns it, so a reader sees the owner.
+"""

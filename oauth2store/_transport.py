@@ -16,7 +16,6 @@ apply to other 4xx answers.
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import os
 import random
@@ -30,7 +29,7 @@ from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -40,9 +39,17 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util import parse_url
 
 from ._errors import InsecureEndpointError, KeyMaterialError, ProtocolError, TransportError
+from ._http.endpoints import (
+    PRIVATE_REFUSED,
+    PrivateAddressError,
+    check_endpoint,
+    check_resolved,
+    origin,
+    private_allowed,
+    refuse_private,
+)
 from ._http.values import FormData, HttpResponse, RetryPolicy, TlsSettings
 from ._lru import LRUCache
-from ._validation import NOT_ABSOLUTE, url_problem
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
@@ -50,106 +57,11 @@ DEFAULT_TIMEOUT = (5.0, 15.0)
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 #: Same-origin redirects followed for a GET.
 MAX_REDIRECTS = 5
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost."})
 _RETRIED_STATUS = frozenset({429, 500, 502, 503, 504})
 #: The largest Retry-After kept (about 31 years); `RetryPolicy.max_retry_after` caps what is actually waited.
 _FAR_RETRY_AFTER = 1e9
-_PRIVATE_REFUSED = (
-    "points to a loopback, private or link-local address for a remote issuer (allow_private_network=True allows it)"
-)
 #: The address rule of the request being sent in this thread (None: any address), read by the connections below.
 _ADDRESS_RULE: ContextVar[Callable[[str], None] | None] = ContextVar("oauth2store_address_rule", default=None)
-
-
-def is_loopback(host: str) -> bool:
-    """True for 127.0.0.0/8, ::1 and localhost."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def is_private_address(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """True for an address a remote server must not send requests to: loopback, private (RFC 1918, fc00::/7),
-    link-local (169.254/16, fe80::/10, where cloud metadata services live), shared, reserved, multicast, 0.0.0.0."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return not address.is_global or address.is_multicast
-
-
-def _is_private_host(host: str) -> bool:
-    """True when `host` is literally a private address (or a loopback name); host names are judged when resolved."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return is_private_address(ipaddress.ip_address(host.strip("[]")))
-    except ValueError:
-        return False
-
-
-def _host_of(url: str | None) -> str | None:
-    if url is None:
-        return None
-    try:
-        return urlsplit(url).hostname
-    except ValueError:
-        return None
-
-
-def _private_allowed(host: str, issuer: str | None, allow_private_network: bool) -> bool:
-    """Whether a request to `host` may reach loopback or private addresses.
-
-    The issuer's own host was chosen by whoever configured it, and a local issuer (loopback, a development setup)
-    vouches for its endpoints; any other host named by a remote issuer's metadata is the SSRF case.
-    """
-    if allow_private_network or issuer is None:
-        return True
-    issuer_host = _host_of(issuer)
-    return issuer_host is not None and (is_loopback(issuer_host) or issuer_host == host.lower())
-
-
-def check_endpoint(
-    url: str, *, allow_insecure_http: bool = False, issuer: str | None = None, allow_private_network: bool = False
-) -> None:
-    """Refuse endpoints that are not https, unless on loopback or explicitly allowed for development.
-
-    The URL is judged as the HTTP client will connect to it: it must read alike to urllib.parse and urllib3 (see
-    `url_problem`), so a check on one host cannot send the request to another. With an `issuer` that is not on
-    loopback, plain http on loopback is no longer exempt, and a host other than the issuer's that is a loopback,
-    private or link-local address is refused unless `allow_private_network` (host names are checked again on the
-    address connected to, see `Transport`). Without an issuer, the URL is one the caller chose.
-
-    Raises:
-        InsecureEndpointError: the URL is ambiguous, plain http where that is not allowed, or a private address.
-    """
-    problem = url_problem(url) if isinstance(url, str) else NOT_ABSOLUTE
-    if problem is not None:
-        raise InsecureEndpointError(url if isinstance(url, str) else "", None if problem == NOT_ABSOLUTE else problem)
-    target = parse_url(url)
-    host = (target.host or "").strip("[]")
-    issuer_host = _host_of(issuer)
-    local_issuer = issuer is None or (issuer_host is not None and is_loopback(issuer_host))
-    if target.scheme != "https" and not (allow_insecure_http or (is_loopback(host) and local_issuer)):
-        raise InsecureEndpointError(url)
-    if _is_private_host(host) and not _private_allowed(host, issuer, allow_private_network):
-        raise InsecureEndpointError(url, _PRIVATE_REFUSED)
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    """(scheme, host, port) with the scheme's default port filled in; raises ValueError for an unparsable URL."""
-    parts = urlsplit(url)
-    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
-    return parts.scheme, (parts.hostname or "").lower(), port
-
-
-def same_origin(first: str, second: str) -> bool:
-    """True when both URLs parse and have the same scheme, host and (default-filled) port."""
-    try:
-        return _origin(first) == _origin(second)
-    except ValueError:
-        return False
 
 
 def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:
@@ -172,20 +84,6 @@ def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float 
     return min(max(seconds, 0.0), _FAR_RETRY_AFTER) if math.isfinite(seconds) else None
 
 
-class _PrivateAddressError(Exception):
-    """Raised inside urllib3 when a connection reached an address the request's rule refuses (not an OSError, so
-    neither urllib3 nor requests retries or wraps it)."""
-
-    def __init__(self, address: str) -> None:
-        super().__init__(address)
-        self.address = address
-
-
-def _refuse_private(address: str) -> None:
-    if is_private_address(ipaddress.ip_address(address.split("%", 1)[0])):
-        raise _PrivateAddressError(address)
-
-
 def _check_peer(sock: socket.socket) -> None:
     rule = _ADDRESS_RULE.get()
     if rule is not None:
@@ -203,7 +101,7 @@ class _PeerChecked:
         sock: socket.socket = super()._new_conn()  # type: ignore[misc]
         try:
             _check_peer(sock)
-        except _PrivateAddressError:
+        except PrivateAddressError:
             sock.close()
             raise
         return sock
@@ -420,7 +318,7 @@ class Transport:
             if not location:
                 raise ProtocolError(current, "redirect without a Location", response.status_code)
             target = urljoin(current, location)
-            if method != "GET" or _origin(target) != _origin(current):
+            if method != "GET" or origin(target) != origin(current):
                 raise ProtocolError(
                     current, "redirect refused (only same-origin GET redirects are followed)", response.status_code
                 )
@@ -440,12 +338,12 @@ class Transport:
         form = data if data is None or isinstance(data, Mapping) else list(data)
         target = parse_url(url)
         host = (target.host or "").strip("[]")
-        rule = None if _private_allowed(host, self.issuer, self.allow_private_network) else _refuse_private
+        rule = None if private_allowed(host, self.issuer, self.allow_private_network) else refuse_private
         checked = rule is not None and self._session is None  # the pool's sessions check the address connected to
         reset = _ADDRESS_RULE.set(rule)
         try:
             if rule is not None and not checked:
-                _check_resolved(host, target.port or (443 if target.scheme == "https" else 80))
+                check_resolved(host, target.port or (443 if target.scheme == "https" else 80))
             with self.session.request(
                 method,
                 url,
@@ -459,8 +357,8 @@ class Transport:
                 return HttpResponse(
                     url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
                 )
-        except _PrivateAddressError as exc:
-            raise InsecureEndpointError(url, f"{_PRIVATE_REFUSED}; it reached {exc.address}") from None
+        except PrivateAddressError as exc:
+            raise InsecureEndpointError(url, f"{PRIVATE_REFUSED}; it reached {exc.address}") from None
         except requests.exceptions.SSLError as exc:
             raise TransportError(url, f"TLS failure ({type(exc).__name__})") from exc
         except requests.exceptions.Timeout as exc:
@@ -484,14 +382,3 @@ class Transport:
                 raise ProtocolError(url, f"response larger than {self.max_response_bytes} bytes", response.status_code)
             chunks.append(chunk)
         return b"".join(chunks)
-
-
-def _check_resolved(host: str, port: int) -> None:
-    """The address rule for a session that is not ours (its connections cannot check themselves): every address
-    the name resolves to now must pass. A name that does not resolve is left to the request to report."""
-    try:
-        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except OSError:
-        return
-    for *_, address in found:
-        _refuse_private(str(address[0]))

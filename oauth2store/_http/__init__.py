@@ -1,5 +1,6 @@
 """HTTP for every call to an authorization server, one concept per module:
 
+- `endpoints`: which URLs and addresses a request may go to (`check_endpoint`, the SSRF rule, `same_origin`);
 - `values`: the plain values calls are made of (`TlsSettings`, `RetryPolicy`, `HttpResponse`, `FormData`,
   `parse_json_object`), free of I/O.
 

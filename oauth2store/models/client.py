@@ -27,9 +27,10 @@ from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_ses
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
+from .._http.endpoints import same_origin
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
-from .._transport import Transport, same_origin
+from .._transport import Transport
 from .._types import (
     METHOD_TO_AUTHENTICATION_TYPE,
     REDIRECT_GRANT_TYPES,

@@ -104,7 +104,7 @@ def transport_for(
 
     Sessions come from the store's pool (one per thread and configuration) unless `http_session` is given.
     `issuer` is the server the calls are for: a remote issuer's endpoints may not reach loopback or private
-    addresses unless `allow_private_network` (see `oauth2store._transport.check_endpoint`).
+    addresses unless `allow_private_network` (see `oauth2store._http.endpoints.check_endpoint`).
 
     Raises:
         NotFoundError: no TLS configuration has that name.

@@ -28,9 +28,9 @@ from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
 from .._http.endpoints import same_origin
+from .._http.transport import Transport
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
-from .._transport import Transport
 from .._types import (
     METHOD_TO_AUTHENTICATION_TYPE,
     REDIRECT_GRANT_TYPES,

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Mapped, Session
 
 from .._errors import InUseError, NotFoundError, Problem, ValidationError
 from .._http.connections import SessionPool
+from .._http.transport import Transport
 from .._http.values import RetryPolicy, TlsSettings
 from .._pem import certificate_problems, private_key_problems
 from .._state import state_of
-from .._transport import Transport
 from .._validation import Kind
 from .base import Base, Validated, iris_property, referencing
 

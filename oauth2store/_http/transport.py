@@ -1,17 +1,12 @@
-"""HTTP for every call to an authorization server: TLS from a stored SSLConfiguration, timeouts, bounded bodies.
-
-One `requests.Session` per distinct TLS configuration and thread (cached by its content, so an edited configuration
-gets a new session). The session carries an `ssl.SSLContext` built in memory: the CA bundle is loaded from the PEM text
-(`cadata`), and a client certificate and key are written to a private temporary directory (0700, files 0600) only
-for the instant `load_cert_chain` reads them, then removed; the encrypted key is loaded with its password, so no
-decrypted key ever touches the disk. The "default" configuration (no CA bundle) trusts the system CA store.
+"""The call rules for every request to an authorization server: `Transport`.
 
 Every call has a timeout, reads at most `max_response_bytes`, follows redirects only to the same origin (GET only),
 and maps failures onto the error tree. Every request's URL is checked first (`check_endpoint`: https, unambiguous,
 and for a remote issuer no loopback or private address), and the pool's connections check the address they actually
 reached before sending anything, so a host name that resolves to an internal address is refused too. Retries of
 5xx/429/timeouts/connection errors use exponential backoff with full jitter, honour Retry-After (capped), and never
-apply to other 4xx answers.
+apply to other 4xx answers. This is the one place that decides, per call, which rules apply; the rules themselves
+are in `endpoints`, the sessions and their TLS in `connections`, and what goes in and comes out in `values`.
 """
 
 from __future__ import annotations
@@ -28,9 +23,9 @@ import requests
 from requests.structures import CaseInsensitiveDict
 from urllib3.util import parse_url
 
-from ._errors import InsecureEndpointError, ProtocolError, TransportError
-from ._http.connections import ADDRESS_RULE, SessionPool
-from ._http.endpoints import (
+from .._errors import InsecureEndpointError, ProtocolError, TransportError
+from .connections import ADDRESS_RULE, SessionPool
+from .endpoints import (
     PRIVATE_REFUSED,
     PrivateAddressError,
     check_endpoint,
@@ -39,7 +34,7 @@ from ._http.endpoints import (
     private_allowed,
     refuse_private,
 )
-from ._http.values import FormData, HttpResponse, RetryPolicy, TlsSettings
+from .values import FormData, HttpResponse, RetryPolicy, TlsSettings
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)

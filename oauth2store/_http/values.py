@@ -1,8 +1,8 @@
 """The plain values HTTP calls are made of: TLS settings, the retry policy, a response, a form body, a JSON body.
 
 They are data, free of I/O, so protocol processing (`HttpResponse` in, claims or errors out) is testable without a
-network, and the models can build `TlsSettings` and `RetryPolicy` without loading a connection. What is done with
-them, sending and retrying, lives in `transport`; how a session is built from `TlsSettings`, in `connections`.
+network. What is done with them, sending and retrying, lives in `transport`; how a session is built from
+`TlsSettings`, in `connections`.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ applications that map them in their own SQLAlchemy setup, and `oauth2store.cli` 
 import typing
 import warnings
 
-from . import _client_auth, _tokens, _transport
+from . import _client_auth, _tokens
 from ._agent import AgentClient as AgentClient
 from ._documents import ImportReport as ImportReport
 from ._documents import export_document as export_document
@@ -34,13 +34,14 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import StoreKeyError as StoreKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
+from ._http import transport as _transport
+from ._http.values import RetryPolicy as RetryPolicy
+from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
 from ._tokens import Token as Token
-from ._transport import RetryPolicy as RetryPolicy
-from ._transport import TlsSettings as TlsSettings
 from ._types import AuthenticationType as AuthenticationType
 from ._types import ClientType as ClientType
 from ._types import TokenEndpointAuthMethod as TokenEndpointAuthMethod

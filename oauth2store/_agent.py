@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 
 from . import _token_cache as token_cache
 from ._errors import NotFoundError
+from ._http.connections import SessionPool
+from ._http.transport import DEFAULT_TIMEOUT, Transport
+from ._http.values import RetryPolicy
 from ._state import state_of
 from ._store import Store
 from ._token_cache import Entry, Skew
@@ -40,7 +43,6 @@ from ._tokens import (
     revoke_token,
     utc_from_timestamp,
 )
-from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, Transport
 from .models._client_config import client_config
 from .models.access_token import AccessToken
 from .models.client import Client

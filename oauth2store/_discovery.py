@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import DiscoveryError, ProtocolError
-from ._transport import HttpResponse, Transport, parse_json_object
+from ._http.transport import Transport
+from ._http.values import HttpResponse, parse_json_object
 from ._types import REDIRECT_GRANT_TYPES
 from ._validation import Kind, Rules, check
 

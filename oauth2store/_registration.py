@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import OAuth2StoreError, Problem, ProtocolError, RegistrationError
+from ._http.endpoints import same_origin
+from ._http.transport import Transport
+from ._http.values import HttpResponse
 from ._jwx import algorithms
 from ._tokens import utc_from_timestamp
-from ._transport import HttpResponse, Transport, same_origin
 from ._types import TokenEndpointAuthMethod
 from ._validation import Rules, check, is_absolute_url
 

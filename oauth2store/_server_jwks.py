@@ -26,9 +26,10 @@ from typing import Any, Protocol
 
 from ._cache_expiry import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
 from ._errors import JWKSError, url_without_query
+from ._http.transport import Transport
+from ._http.values import HttpResponse
 from ._jwx.jwk import KeySet
 from ._lru import LRUCache
-from ._transport import HttpResponse, Transport
 
 #: Least time between two forced refreshes of one server's JWKS for an unknown `kid`.
 UNKNOWN_KID_COOLDOWN = 30.0

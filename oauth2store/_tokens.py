@@ -16,7 +16,8 @@ from typing import Any
 
 from ._client_auth import ClientIdentity, authenticate
 from ._errors import OAuthServerError, Problem, ProtocolError
-from ._transport import HttpResponse, TlsSettings, Transport
+from ._http.transport import Transport
+from ._http.values import HttpResponse, TlsSettings
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)

@@ -37,12 +37,13 @@ from oauth2store import (
     SSLConfiguration,
     Store,
     TlsSettings,
-    Transport,
     ValidationError,
 )
+from oauth2store._http.connections import SessionPool
+from oauth2store._http.transport import Transport
+from oauth2store._http.values import HttpResponse
 from oauth2store._registration import process_registration_response
 from oauth2store._tokens import process_token_response
-from oauth2store._transport import HttpResponse, SessionPool
 from oauth2store.models._registration import registration_rules
 
 

@@ -31,13 +31,13 @@ from oauth2store import (
     TransportError,
     ValidationError,
 )
+from oauth2store._http.values import HttpResponse
 from oauth2store._registration import (
     RegistrationResponse,
     build_registration_request,
     process_registration_response,
     secret_expiry_problem,
 )
-from oauth2store._transport import HttpResponse
 from oauth2store.models._registration import registration_rules
 
 RESOURCE = "urn:test:api"

@@ -10,7 +10,9 @@ from local_servers import Reply, Seen, TestCA, serve
 
 from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, TransportError
 from oauth2store._errors import KeyMaterialError, url_without_query
-from oauth2store._transport import Transport, _retry_after, check_endpoint, is_loopback, parse_json_object
+from oauth2store._http.endpoints import check_endpoint, is_loopback
+from oauth2store._http.transport import Transport, _retry_after
+from oauth2store._http.values import parse_json_object
 
 
 class Sleeps:

@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import Problem
-from .._transport import same_origin
+from .._http.endpoints import same_origin
 from .._types import REDIRECT_GRANT_TYPES, ClientType, TokenEndpointAuthMethod
 from .._validation import is_absolute_url
 from ._validated import Validated

@@ -12,8 +12,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .._cache_expiry import DEFAULT_POLICY, CachePolicy
+from .._http.transport import Transport
 from .._server_jwks import CachedJWKS, refresh_jwks
-from .._transport import Transport
 
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition

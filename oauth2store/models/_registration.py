@@ -16,6 +16,8 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from .._errors import KeyMaterialError, Problem, ValidationError
+from .._http.transport import Transport
+from .._http.values import RetryPolicy
 from .._registration import (
     NO_REGISTRATION_ENDPOINT,
     SERVER_MANAGED,
@@ -27,7 +29,6 @@ from .._registration import (
     process_registration_response,
     raise_for_registration_error,
 )
-from .._transport import RetryPolicy, Transport
 from .._types import TokenEndpointAuthMethod
 from ._locks import lock_row
 from .client_metadata import ClientMetadata

@@ -27,9 +27,9 @@ from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_ses
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
+from .._http.transport import Transport
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
-from .._transport import Transport
 from .._types import (
     ClientType,
 )

@@ -27,7 +27,7 @@ from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, tran
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
-    from .._transport import Transport
+    from .._http.transport import Transport
     from .client import Client
 
 

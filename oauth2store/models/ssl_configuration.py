@@ -14,9 +14,11 @@ import requests
 from sqlalchemy.orm import Mapped, Session
 
 from .._errors import InUseError, NotFoundError, Problem, ValidationError
+from .._http.connections import SessionPool
+from .._http.transport import Transport
+from .._http.values import RetryPolicy, TlsSettings
 from .._pem import certificate_problems, private_key_problems
 from .._state import state_of
-from .._transport import RetryPolicy, SessionPool, TlsSettings, Transport
 from .._validation import Kind
 from ._references import referencing
 from ._validated import Validated
@@ -105,7 +107,7 @@ def transport_for(
 
     Sessions come from the store's pool (one per thread and configuration) unless `http_session` is given.
     `issuer` is the server the calls are for: a remote issuer's endpoints may not reach loopback or private
-    addresses unless `allow_private_network` (see `oauth2store._transport.check_endpoint`).
+    addresses unless `allow_private_network` (see `oauth2store._http.endpoints.check_endpoint`).
 
     Raises:
         NotFoundError: no TLS configuration has that name.

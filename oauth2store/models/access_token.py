@@ -16,7 +16,7 @@ from sqlalchemy.orm.attributes import get_history
 
 from .._errors import Problem
 from .._validation import Kind, check
-from ._references import missing_reference
+from ._references import mapped_class, missing_reference
 from ._validated import Validated
 from .base import Base, UTCDateTime, iris_property
 
@@ -95,9 +95,7 @@ class AccessToken(Validated, Base):
     def reference_problems(self, session: Session) -> list[Problem]:
         if not get_history(self, "application_name").added:
             return []
-        from .client import Client
-
-        return missing_reference(session, "application_name", Client, self.application_name)
+        return missing_reference(session, "application_name", mapped_class("Client"), self.application_name)
 
     def normalize(self) -> None:
         if self.application_name is None and self.client is not None:

@@ -23,7 +23,7 @@ from sqlalchemy import URL, Connection, create_engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import _migrations as migrations
+from . import _schema_version as schema_version
 from ._encryption.cipher import SecretCipher, generate_store_key
 from ._encryption.key_check import has_key_check_table, read_key_check, seal_key_check, verify
 from ._encryption.key_files import key_file_for, load_or_create_key_file
@@ -177,7 +177,7 @@ class Store:
                 verifier = read_key_check(connection)
                 if verifier is None and not has_key_check_table(connection):
                     # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
-                    raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
+                    raise SchemaVersionError(schema_version.current_revision(connection), schema_version.HEAD_REVISION)
                 if verifier is None:
                     try:
                         with connection.begin_nested():
@@ -228,7 +228,7 @@ class Store:
 
     def check_schema(self) -> None:
         """Raise SchemaVersionError unless the database is at the head revision."""
-        head = migrations.head_revision()
+        head = schema_version.HEAD_REVISION
         current = self.current_revision()
         if current != head:
             raise SchemaVersionError(current, head)
@@ -237,23 +237,27 @@ class Store:
     def current_revision(self) -> str | None:
         """The schema revision of the database; None for a database without oauth2store's tables."""
         with self.engine.connect() as connection:
-            return migrations.current_revision(connection)
+            return schema_version.current_revision(connection)
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or migrate the schema up to `revision` (the newest by default), in one transaction.
 
         Migrating stored plaintext secrets to encrypted ones (revision 0002) needs the key.
         """
+        from . import _migrations  # alembic is loaded only to migrate: opening a store must not pay for it
+
         self._load_key()
-        self._migrate(migrations.upgrade, revision)
+        self._migrate(_migrations.upgrade, revision)
 
     def downgrade(self, revision: str) -> None:
         """Migrate the schema down to `revision`; "base" drops every oauth2store table.
 
         Going below revision 0002 decrypts the stored secrets again, which needs the key.
         """
+        from . import _migrations  # alembic is loaded only to migrate: opening a store must not pay for it
+
         self._load_key()
-        self._migrate(migrations.downgrade, revision)
+        self._migrate(_migrations.downgrade, revision)
 
     def _migrate(self, step: Callable[[Connection, str], None], revision: str) -> None:
         """Run a migration in one transaction; on SQLite with foreign keys off, as SQLite's ALTER TABLE recipe says.

@@ -7,7 +7,7 @@ Models that refer to each other (a server definition and its clients) name each 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import (
     select,
@@ -15,31 +15,18 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .._errors import Problem
-from .._validation import (
-    INT32_RANGE,
-    text_problem,
-)
+from ._validated import Validated, index_of, is_lookup_key
 from .base import Base
-
-if TYPE_CHECKING:
-    from ._validated import Validated
-
-
-def _is_lookup_key(key: object) -> bool:
-    """True for a key that can be sent in a query: a storable string or an integer in range (anything else is
-    already reported by its own rule, and would make PostgreSQL fail the whole transaction)."""
-    if isinstance(key, str):
-        return bool(key) and text_problem(key) is None
-    return isinstance(key, int) and not isinstance(key, bool) and INT32_RANGE[0] <= key <= INT32_RANGE[1]
 
 
 def missing_reference(session: Session, field: str, model: type[Validated], key: object) -> list[Problem]:
     """A problem when `key` names no stored `model` (IRIS refuses a dangling name on save)."""
-    if key is None or key == "" or not _is_lookup_key(key):
+    if key is None or key == "" or not is_lookup_key(key):
         return []
-    if any(isinstance(obj, model) and obj.identity == key for obj in session.new):
+    index = index_of(session)
+    if index.new_count(model, key):
         return []  # saved by the same flush
-    stored = session.get(model, key)
+    stored = index.stored(model, key)
     if stored is not None and stored not in session.deleted:
         return []
     return [Problem(field, f"no {model.kind} named {key!r} is stored")]

@@ -41,7 +41,7 @@ from ._deprecated import DeprecatedProperties
 from ._references import missing_reference
 from ._registration import delete_registration, read_registration, register_client, update_registration
 from ._validate_jwt import validate_client_jwt
-from ._validated import Validated
+from ._validated import Validated, index_of
 from .access_token import AccessToken
 from .base import Base, iris_property
 from .client_key import ClientKey
@@ -238,9 +238,9 @@ class Client(DeprecatedProperties, Validated, Base):
         return found
 
     def check_unique(self, session: Session) -> None:
-        stored = session.get(Client, self.application_name)
-        twins = [c for c in session.new if isinstance(c, Client) and c.application_name == self.application_name]
-        if (stored is not None and stored is not self) or len(twins) > 1:
+        index = index_of(session)
+        stored = index.stored(Client, self.application_name)
+        if (stored is not None and stored is not self) or index.new_count(Client, self.application_name) > 1:
             raise DuplicateError(self.kind, self.application_name, "application_name")
 
     def introspect(self, token: str, *, allow_insecure_http: bool = False) -> dict[str, Any]:

@@ -98,8 +98,11 @@ def test_discovery_refuses_a_token_endpoint_that_parsers_read_differently(store:
         with store.session() as session, pytest.raises(DiscoveryError, match="token_endpoint"):
             ServerDefinition.discover(session, issuer.url)
         with pytest.raises(InsecureEndpointError):  # and at call time, whatever a store holds
-            Transport().post_form(hostile[0], {"grant_type": "client_credentials"},
-                                  headers={"Authorization": "Basic b3JkZXJzOnMzY3JldA=="})  # fmt: skip
+            Transport().post_form(
+                hostile[0],
+                {"grant_type": "client_credentials"},
+                headers={"Authorization": "Basic b3JkZXJzOnMzY3JldA=="},
+            )
     assert evil.seen == []
     with store.session() as session:
         assert ServerDefinition.OpenByIssuer(session, issuer_url[0]) is None
@@ -146,8 +149,12 @@ class Remote:
 
     def publish(self, **members: Any) -> None:
         """Serve a discovery document for this issuer with `members` (the token endpoint defaults to its own)."""
-        document = {"issuer": self.issuer, "token_endpoint": f"{self.issuer}/token",
-                    "grant_types_supported": ["client_credentials"], **members}  # fmt: skip
+        document = {
+            "issuer": self.issuer,
+            "token_endpoint": f"{self.issuer}/token",
+            "grant_types_supported": ["client_credentials"],
+            **members,
+        }
         self.routes["/.well-known/openid-configuration"] = Reply(200, document)
 
 
@@ -192,8 +199,14 @@ def stored_remote(store: Store, remote: Remote, **endpoints: str) -> None:
         server.server_metadata.grant_types_supported = ["client_credentials"]
         for name, value in endpoints.items():
             setattr(server.server_metadata, name, value)
-        client = Client(application_name="app", client_type="confidential", client_id="app", client_secret=SECRET,
-                        server_definition=server, ssl_configuration="test-ca")  # fmt: skip
+        client = Client(
+            application_name="app",
+            client_type="confidential",
+            client_id="app",
+            client_secret=SECRET,
+            server_definition=server,
+            ssl_configuration="test-ca",
+        )
         client.client_metadata.grant_types = ["client_credentials"]
         session.add(client)
 
@@ -327,19 +340,27 @@ def test_token_answers_out_of_range_are_protocol_errors(body: bytes) -> None:
 
 
 def test_an_agent_refuses_and_caches_nothing_for_a_hostile_token_answer(store: Store) -> None:
-    bodies = [b'{"access_token": "t1", "token_type": "Bearer", "expires_in": 1e300}',
-              b'{"access_token": "\\ud800", "token_type": "Bearer"}',
-              b'{"access_token": "t3", "token_type": "Bearer", "expires_in": Infinity}']  # fmt: skip
+    bodies = [
+        b'{"access_token": "t1", "token_type": "Bearer", "expires_in": 1e300}',
+        b'{"access_token": "\\ud800", "token_type": "Bearer"}',
+        b'{"access_token": "t3", "token_type": "Bearer", "expires_in": Infinity}',
+    ]
     replies = iter(bodies)
     with serve(discovery_handler(lambda: issuer.url)) as issuer:
         issuer.handler = lambda request: (
             discovery_handler(lambda: issuer.url, token_endpoint=f"{issuer.url}/token")(request)
-            if request.method == "GET" else Reply(200, next(replies), {"Content-Type": "application/json"})
-        )  # fmt: skip
+            if request.method == "GET"
+            else Reply(200, next(replies), {"Content-Type": "application/json"})
+        )
         with store.session() as session:
             server = ServerDefinition.discover(session, issuer.url)
-            client = Client(application_name="app", client_type="confidential", client_id="app",
-                            client_secret=SECRET, server_definition=server)  # fmt: skip
+            client = Client(
+                application_name="app",
+                client_type="confidential",
+                client_id="app",
+                client_secret=SECRET,
+                server_definition=server,
+            )
             client.client_metadata.grant_types = ["client_credentials"]
             session.add(client)
         agent = AgentClient(store, "app")
@@ -366,8 +387,13 @@ def test_an_agent_refuses_and_caches_nothing_for_a_hostile_token_answer(store: S
     ],
 )
 def test_registration_answers_that_cannot_be_stored_are_protocol_errors(member: str, value: Any) -> None:
-    body = {"client_id": "c1", "client_secret": "s3cr3t-value", "registration_access_token": "rat-value",
-            "registration_client_uri": "https://as.example.com/reg/c1", member: value}  # fmt: skip
+    body = {
+        "client_id": "c1",
+        "client_secret": "s3cr3t-value",
+        "registration_access_token": "rat-value",
+        "registration_client_uri": "https://as.example.com/reg/c1",
+        member: value,
+    }
     raw = json.dumps(body, allow_nan=True).encode()
     with pytest.raises(ProtocolError, match=member) as caught:
         process_registration_response(answer(raw, 201, "https://as.example.com/reg"), registration_rules(Client))

@@ -66,12 +66,25 @@ any_text = st.text(st.characters(codec=None, exclude_categories=()), max_size=20
 nasty_text = st.sampled_from(["", "a\x00b", "\ud800", "x\udfff", "\x00", "é\u2028", " ", "\t"])
 wrong_types = st.sampled_from([5, -1, 2.5, float("nan"), True, b"bytes", ["list"], {"a": 1}, {1, 2}, ("t",), object()])
 big_ints = st.sampled_from([2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**53, 2**63 - 1, 2**63, -(2**63) - 1, 10**30])
-urls = st.sampled_from([
-    "https://as.example.com/x", "http://127.0.0.1:8080/cb", "https://[::1]:9000/p?q=1", "https://app.example.com",
-    "http://[::1", "https://as.example.com:99999/", "http://evil.example:1234\\@127.0.0.1/token",
-    "https://user:pw@as.example.com/", "https://as.example.com/a b", "https://as.example.com:0/", "ftp://x/y",
-    "https://\uff11\uff12\uff17.0.0.1/", "https://as.example.com/\x00", "https://as.example.com/\ud800", "not a url",
-])  # fmt: skip
+urls = st.sampled_from(
+    [
+        "https://as.example.com/x",
+        "http://127.0.0.1:8080/cb",
+        "https://[::1]:9000/p?q=1",
+        "https://app.example.com",
+        "http://[::1",
+        "https://as.example.com:99999/",
+        "http://evil.example:1234\\@127.0.0.1/token",
+        "https://user:pw@as.example.com/",
+        "https://as.example.com/a b",
+        "https://as.example.com:0/",
+        "ftp://x/y",
+        "https://\uff11\uff12\uff17.0.0.1/",
+        "https://as.example.com/\x00",
+        "https://as.example.com/\ud800",
+        "not a url",
+    ]
+)
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | any_text
 json_values = st.recursive(
     json_scalars,
@@ -107,8 +120,14 @@ def values_for(rules: Rules, current: object) -> st.SearchStrategy[Any]:
         return st.one_of(st.booleans(), wrong_types, st.none())
     if kind in (Kind.LIST, Kind.URI_LIST):
         item = st.one_of(any_text, urls, wrong_types)
-        return st.one_of(st.lists(item, max_size=3), st.tuples(any_text), st.lists(urls, max_size=2), any_text,
-                         wrong_types, st.none())  # fmt: skip
+        return st.one_of(
+            st.lists(item, max_size=3),
+            st.tuples(any_text),
+            st.lists(urls, max_size=2),
+            any_text,
+            wrong_types,
+            st.none(),
+        )
     return st.one_of(st.dictionaries(any_text, json_values, max_size=3), json_values, wrong_types, st.none())
 
 
@@ -162,8 +181,14 @@ def world(store: Store) -> Iterator[Store]:
         server.server_metadata.token_endpoint = "https://as.example.com/token"
         server.server_metadata.authorization_endpoint = "https://as.example.com/auth"
         endpoint = Endpoint("app.example.com", None, "cb")
-        client = Client(application_name="app", client_type="confidential", client_id="app", client_secret="s",
-                        server_definition=server, redirection_endpoint=endpoint)  # fmt: skip
+        client = Client(
+            application_name="app",
+            client_type="confidential",
+            client_id="app",
+            client_secret="s",
+            server_definition=server,
+            redirection_endpoint=endpoint,
+        )
         session.add(client)
         session.flush()
         client.RotateKeys()
@@ -342,9 +367,29 @@ def test_cli_client_create_refuses_with_exit_3_and_stores_nothing(
     world: Store, description: str, interval: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     before = raw_rows(world)
-    code = main(["--db", db_url(world), "client", "create", "second", "--type", "confidential", "--server",
-                 "https://as.example.com", "--client-id", "c2", "--client-secret", "s2", "--grant-type",
-                 "client_credentials", "--description", description, "--jwt-interval", str(interval)])  # fmt: skip
+    code = main(
+        [
+            "--db",
+            db_url(world),
+            "client",
+            "create",
+            "second",
+            "--type",
+            "confidential",
+            "--server",
+            "https://as.example.com",
+            "--client-id",
+            "c2",
+            "--client-secret",
+            "s2",
+            "--grant-type",
+            "client_credentials",
+            "--description",
+            description,
+            "--jwt-interval",
+            str(interval),
+        ]
+    )
     capsys.readouterr()
     assert code in (0, 3)
     if code == 3:
@@ -360,19 +405,39 @@ def test_import_of_a_hostile_document_exits_3_and_stores_nothing(
     world: Store, data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     where = data.draw(st.sampled_from(["ssl", "server", "server_metadata", "client", "client_metadata"]))
-    model = {"ssl": SSLConfiguration, "server": ServerDefinition, "server_metadata": ServerMetadata,
-             "client": Client, "client_metadata": ClientMetadata}[where]  # fmt: skip
+    model = {
+        "ssl": SSLConfiguration,
+        "server": ServerDefinition,
+        "server_metadata": ServerMetadata,
+        "client": Client,
+        "client_metadata": ClientMetadata,
+    }[where]
     name, (_key, rules) = data.draw(st.sampled_from(sorted(model.property_rules().items())))
     value = data.draw(values_for(rules, None).filter(_json_writable))
     ssl: dict[str, Any] = {"name": "imported-tls"}
-    server: dict[str, Any] = {"issuer_endpoint": "https://other.example.com", "metadata": {
-        "issuer": "https://other.example.com", "token_endpoint": "https://other.example.com/token",
-        "grant_types_supported": ["client_credentials"]}}  # fmt: skip
-    client: dict[str, Any] = {"application_name": "imported", "client_type": "confidential", "client_id": "i",
-                              "client_secret": "s", "server": "https://other.example.com",
-                              "metadata": {"grant_types": ["client_credentials"]}}  # fmt: skip
-    target = {"ssl": ssl, "server": server, "server_metadata": server["metadata"], "client": client,
-              "client_metadata": client["metadata"]}[where]  # fmt: skip
+    server: dict[str, Any] = {
+        "issuer_endpoint": "https://other.example.com",
+        "metadata": {
+            "issuer": "https://other.example.com",
+            "token_endpoint": "https://other.example.com/token",
+            "grant_types_supported": ["client_credentials"],
+        },
+    }
+    client: dict[str, Any] = {
+        "application_name": "imported",
+        "client_type": "confidential",
+        "client_id": "i",
+        "client_secret": "s",
+        "server": "https://other.example.com",
+        "metadata": {"grant_types": ["client_credentials"]},
+    }
+    target = {
+        "ssl": ssl,
+        "server": server,
+        "server_metadata": server["metadata"],
+        "client": client,
+        "client_metadata": client["metadata"],
+    }[where]
     target[name] = value
     document = {"format": "oauth2store/1", "ssl_configurations": [ssl], "servers": [server], "clients": [client]}
     path = tmp_path / "document.json"
@@ -396,8 +461,9 @@ def back_to_the_world(store: Store) -> None:
         for client in session.scalars(select(Client).where(Client.application_name != "app")):
             session.delete(client)
         session.flush()
-        for server in session.scalars(select(ServerDefinition).where(ServerDefinition.issuer_endpoint !=
-                                                                     "https://as.example.com")):  # fmt: skip
+        for server in session.scalars(
+            select(ServerDefinition).where(ServerDefinition.issuer_endpoint != "https://as.example.com")
+        ):
             session.delete(server)
         session.flush()
         for tls in session.scalars(select(SSLConfiguration).where(SSLConfiguration.name.not_in(["default", "tls"]))):

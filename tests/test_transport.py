@@ -183,8 +183,9 @@ def test_tls_default_uses_the_system_store_and_refuses_a_private_ca(https_url: s
 
 
 def test_tls_another_ca_is_refused(https_url: str) -> None:
-    client, _ = transport(tls=TlsSettings("other", certificate_authorities=TestCA("other").pem),
-                          retry=RetryPolicy(attempts=1))  # fmt: skip
+    client, _ = transport(
+        tls=TlsSettings("other", certificate_authorities=TestCA("other").pem), retry=RetryPolicy(attempts=1)
+    )
     with pytest.raises(TransportError, match="TLS"):
         client.get(https_url)
 
@@ -198,14 +199,18 @@ def test_tls_verify_peer_off(https_url: str) -> None:
 def test_tls_client_certificate_with_encrypted_key(ca: TestCA) -> None:
     issued = ca.issue("orders-service", server=False)
     with serve(lambda _: Reply(200, {"mtls": True}), tls=ca.server_context(require_client_cert=True)) as server:
-        without, _ = transport(tls=TlsSettings("no-cert", certificate_authorities=ca.pem),
-                               retry=RetryPolicy(attempts=1))  # fmt: skip
+        without, _ = transport(
+            tls=TlsSettings("no-cert", certificate_authorities=ca.pem), retry=RetryPolicy(attempts=1)
+        )
         with pytest.raises(TransportError):
             without.get(server.url)
         settings = TlsSettings(
-            "mtls", certificate_authorities=ca.pem, certificate=issued.certificate,
-            private_key=issued.key_pem("key-password-0"), private_key_password="key-password-0",
-        )  # fmt: skip
+            "mtls",
+            certificate_authorities=ca.pem,
+            certificate=issued.certificate,
+            private_key=issued.key_pem("key-password-0"),
+            private_key_password="key-password-0",
+        )
         with_cert, _ = transport(tls=settings)
         assert parse_json_object(with_cert.get(server.url)) == {"mtls": True}
     assert repr(settings) == "TlsSettings(name='mtls', verify_peer=True)"
@@ -213,8 +218,9 @@ def test_tls_client_certificate_with_encrypted_key(ca: TestCA) -> None:
 
 def test_tls_wrong_key_password_is_key_material_error(ca: TestCA) -> None:
     issued = ca.issue("svc", server=False)
-    settings = TlsSettings("bad", certificate=issued.certificate, private_key=issued.key_pem("pw"),
-                           private_key_password="wrong")  # fmt: skip
+    settings = TlsSettings(
+        "bad", certificate=issued.certificate, private_key=issued.key_pem("pw"), private_key_password="wrong"
+    )
     client, _ = transport(tls=settings)
     with pytest.raises(KeyMaterialError, match="bad"):
         client.get("https://127.0.0.1:1/")
@@ -233,13 +239,27 @@ def test_tls_checks_the_host_name(ca: TestCA) -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        ("nan", None), ("NaN", None), ("inf", None), ("-inf", None), ("infinity", None), ("1e400", None),
-        ("-5", None), ("3.5", None), ("0x10", None), ("garbage", None), ("", None), ("9" * 5000, 30.0),
-        ("12", 12.0), ("0", 0.0), ("99999999999999999999", 30.0),
-        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("Fri, 31 Dec 9999 23:59:59 GMT", 30.0),
-        ("Mon, 01 Jan 2024 00:00:10 GMT", 10.0), ("Mon, 99 Foo 2024 99:99:99 GMT", None),
+        ("nan", None),
+        ("NaN", None),
+        ("inf", None),
+        ("-inf", None),
+        ("infinity", None),
+        ("1e400", None),
+        ("-5", None),
+        ("3.5", None),
+        ("0x10", None),
+        ("garbage", None),
+        ("", None),
+        ("9" * 5000, 30.0),
+        ("12", 12.0),
+        ("0", 0.0),
+        ("99999999999999999999", 30.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 30.0),
+        ("Mon, 01 Jan 2024 00:00:10 GMT", 10.0),
+        ("Mon, 99 Foo 2024 99:99:99 GMT", None),
     ],
-)  # fmt: skip
+)
 def test_retry_after_values_are_sane_seconds_or_absent(value: str, expected: float | None) -> None:
     now = 1704067200.0  # 2024-01-01T00:00:00Z
     seen = _retry_after({"Retry-After": value}, lambda: now)
@@ -256,8 +276,14 @@ def test_retry_policy_never_sleeps_a_non_finite_or_negative_time() -> None:
 
 
 def test_hostile_retry_after_from_a_server_is_capped() -> None:
-    answers = iter([Reply(503, headers={"Retry-After": "nan"}), Reply(429, headers={"Retry-After": "inf"}),
-                    Reply(503, headers={"Retry-After": "-7"}), Reply(200)])  # fmt: skip
+    answers = iter(
+        [
+            Reply(503, headers={"Retry-After": "nan"}),
+            Reply(429, headers={"Retry-After": "inf"}),
+            Reply(503, headers={"Retry-After": "-7"}),
+            Reply(200),
+        ]
+    )
     with serve(lambda _: next(answers)) as server:
         client, sleeps = transport(retry=RetryPolicy(attempts=4, base_delay=0.1, max_retry_after=20))
         assert client.get(server.url).status_code == 200
@@ -316,8 +342,12 @@ def test_ambiguous_url_is_refused_before_any_request() -> None:
         ("https://0.0.0.0/jwks", "https://as.example.com", {}, False),
         ("http://127.0.0.1:8080/token", "https://as.example.com", {}, False),
         ("http://127.0.0.1:8080/token", "https://as.example.com", {"allow_insecure_http": True}, False),
-        ("http://127.0.0.1:8080/token", "https://as.example.com",
-         {"allow_insecure_http": True, "allow_private_network": True}, True),
+        (
+            "http://127.0.0.1:8080/token",
+            "https://as.example.com",
+            {"allow_insecure_http": True, "allow_private_network": True},
+            True,
+        ),
         ("https://10.0.0.5/token", "https://as.example.com", {"allow_private_network": True}, True),
         ("https://10.0.0.5/token", "https://10.0.0.5", {}, True),  # the issuer's own host was chosen, not named
         ("https://10.0.0.6/token", "https://10.0.0.5", {}, False),
@@ -326,7 +356,7 @@ def test_ambiguous_url_is_refused_before_any_request() -> None:
         ("http://127.0.0.1:8080/token", None, {}, True),  # no issuer: a URL the caller chose
         ("https://93.184.216.34/token", "https://as.example.com", {}, True),
     ],
-)  # fmt: skip
+)
 def test_private_addresses_only_for_local_issuers_or_when_allowed(
     url: str, issuer: str | None, options: dict[str, bool], allowed: bool
 ) -> None:

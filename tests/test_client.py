@@ -6,7 +6,7 @@ import warnings
 from collections.abc import Callable
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from local_servers import Reply, Seen, serve
 from oidc_provider import OidcProvider
 from sqlalchemy import select, text
@@ -41,19 +40,6 @@ from oauth2store._registration import (
 from oauth2store._transport import HttpResponse
 
 RESOURCE = "urn:test:api"
-INITIAL_TOKEN = "initial-access-token-for-the-tests"
-
-
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def protected_op() -> Iterator[OidcProvider]:
-    with OidcProvider(initial_access_token=INITIAL_TOKEN) as provider:
-        yield provider
 
 
 def add_client(store: Store, issuer: str, name: str, method: str = "client_secret_basic", **metadata: Any) -> None:
@@ -107,8 +93,8 @@ def refused_and_unchanged(store: Store, name: str, error: type[Exception], call:
 # -- the whole lifecycle ---------------------------------------------------------------------------------------
 
 
-def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "basic")
+def test_register_get_token_read_update_delete_with_a_secret(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "basic")
     document = register(store, "basic")
     assert "client_secret" not in document and "registration_access_token" not in document
     with store.session() as session:
@@ -117,7 +103,7 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
         metadata = client.client_metadata
         assert client.client_id == document["client_id"] and client.client_secret
         assert metadata.registration_access_token and metadata.registration_client_uri == (
-            f"{op.registration_endpoint}/{client.client_id}"
+            f"{oidc.registration_endpoint}/{client.client_id}"
         )
         assert metadata.client_secret_expires_at == 0
         assert abs(metadata.client_id_issued_at - datetime.now(UTC).timestamp()) < 60
@@ -148,8 +134,8 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
     with store.session() as session:
         assert session.scalars(select(AccessToken).where(AccessToken.application_name == "basic")).all() == []
 
-    refused = requests.post(op.token_endpoint, data={"grant_type": "client_credentials"},
-                            auth=(document["client_id"], secret), timeout=5)  # fmt: skip
+    form = {"grant_type": "client_credentials"}
+    refused = requests.post(oidc.token_endpoint, data=form, auth=(document["client_id"], secret), timeout=5)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     with pytest.raises(ClientNotUsableError, match="awaiting registration"):
         AgentClient(store, "basic")
@@ -160,8 +146,8 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
     assert AgentClient(store, "basic").get_access_token()
 
 
-def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "pkjwt", "private_key_jwt")
+def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "pkjwt", "private_key_jwt")
     register(store, "pkjwt")
     agent = AgentClient(store, "pkjwt")
     assert agent.get_access_token()
@@ -194,22 +180,22 @@ def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store,
         AgentClient(store, "pkjwt")
 
 
-def test_registration_with_a_required_initial_access_token(store: Store, protected_op: OidcProvider) -> None:
-    add_client(store, protected_op.issuer, "protected")
+def test_registration_with_a_required_initial_access_token(store: Store, protected_oidc: OidcProvider) -> None:
+    add_client(store, protected_oidc.issuer, "protected")
     error = refused_and_unchanged(store, "protected", RegistrationError)  # no initial access token set
     assert isinstance(error, RegistrationError) and error.status_code == 401
 
     with store.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, protected_op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, protected_oidc.issuer)
         assert server is not None
         server.initial_access_token = "a-wrong-initial-access-token"
     error = refused_and_unchanged(store, "protected", RegistrationError)
     assert "a-wrong-initial-access-token" not in str(error)
 
     with store.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, protected_op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, protected_oidc.issuer)
         assert server is not None
-        server.initial_access_token = INITIAL_TOKEN
+        server.initial_access_token = protected_oidc.initial_access_token
     document = register(store, "protected")
     agent = AgentClient(store, "protected")
     assert agent.introspect(agent.get_access_token())["client_id"] == document["client_id"]
@@ -218,16 +204,16 @@ def test_registration_with_a_required_initial_access_token(store: Store, protect
 # -- refusals leave the store as it was ------------------------------------------------------------------------
 
 
-def test_refused_redirect_uri_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "bad-redirect", redirect_uris=["https://app.example.com/cb#fragment"])
+def test_refused_redirect_uri_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "bad-redirect", redirect_uris=["https://app.example.com/cb#fragment"])
     error = refused_and_unchanged(store, "bad-redirect", RegistrationError)
     assert isinstance(error, RegistrationError)
     assert error.error == "invalid_redirect_uri" and error.status_code == 400 and error.error_description
 
 
-def test_refused_client_metadata_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
+def test_refused_client_metadata_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
     # The provider signs client_secret_jwt assertions with HS256 only.
-    add_client(store, op.issuer, "bad-alg", "client_secret_jwt", token_endpoint_auth_signing_alg="HS512")
+    add_client(store, oidc.issuer, "bad-alg", "client_secret_jwt", token_endpoint_auth_signing_alg="HS512")
     error = refused_and_unchanged(store, "bad-alg", RegistrationError)
     assert isinstance(error, RegistrationError) and error.error == "invalid_client_metadata"
     assert "token_endpoint_auth_signing_alg" in str(error)
@@ -250,8 +236,8 @@ def test_an_insecure_registration_endpoint_is_refused_before_any_request(store: 
     refused_and_unchanged(store, "insecure", InsecureEndpointError)
 
 
-def test_register_refuses_a_registered_client_and_management_needs_one(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "twice")
+def test_register_refuses_a_registered_client_and_management_needs_one(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "twice")
     for call in ("read_registration", "update_registration", "delete_registration"):
         error = refused_and_unchanged(store, "twice", ValidationError, call)
         assert "register()" in str(error)
@@ -260,9 +246,9 @@ def test_register_refuses_a_registered_client_and_management_needs_one(store: St
     assert isinstance(error, ValidationError) and error.fields == ("client_id",)
 
 
-def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store, op: OidcProvider) -> None:
+def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store, oidc: OidcProvider) -> None:
     with store.session() as session:
-        server = ServerDefinition.discover(session, op.issuer)
+        server = ServerDefinition.discover(session, oidc.issuer)
         client = Client(application_name="keyless", client_type="confidential", server_definition=server)
         client.client_metadata.token_endpoint_auth_method = "private_key_jwt"
         client.client_metadata.grant_types = ["client_credentials"]
@@ -270,8 +256,8 @@ def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store
     refused_and_unchanged(store, "keyless", KeyMaterialError)
 
 
-def test_wrong_registration_access_token_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "wrong-token")
+def test_wrong_registration_access_token_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "wrong-token")
     register(store, "wrong-token")
     AgentClient(store, "wrong-token").get_access_token()  # a stored token, which a failed delete must keep
     with store.session() as session:
@@ -456,7 +442,10 @@ def test_secret_expiry_rule() -> None:
 
 def test_build_request_leaves_out_what_a_server_would_refuse() -> None:
     members = {
-        "client_name": "svc", "contacts": [], "client_uri": "", "default_max_age": None,
+        "client_name": "svc",
+        "contacts": [],
+        "client_uri": "",
+        "default_max_age": None,
         "require_auth_time": False,
         "grant_types": ["client_credentials"], "response_types": None,
         "token_endpoint_auth_method": "client_secret_basic", "token_endpoint_auth_signing_alg": "RS256",

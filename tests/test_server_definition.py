@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from sqlalchemy.orm import Session
 
 from oauth2store import (

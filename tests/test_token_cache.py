@@ -46,6 +46,7 @@ def test_cache_keys_depend_on_scope_and_resource_only() -> None:
 
 @pytest.fixture(scope="module")
 def op() -> Iterator[OidcProvider]:
+    """A provider of this module's own: its tokens live 4 s, so a test spans several lifetimes."""
     clients = [{"client_id": "flight", "client_secret": "flight-secret"}]
     with OidcProvider(clients=clients, ttl={"ClientCredentials": 4, "AccessToken": 4}) as provider:
         yield provider

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from local_servers import Reply, Seen, TestCA, serve
+from factories import TestCA
+from local_servers import Reply, Seen, serve
 
 from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, Transport, TransportError
 from oauth2store._errors import KeyMaterialError, url_without_query

@@ -37,8 +37,13 @@ def test_initial_values_as_iris_sets_them(server: ServerDefinition) -> None:
     assert client.ssl_configuration == "default"
     metadata = client.client_metadata
     assert metadata.token_endpoint_auth_method == "client_secret_basic"
-    signing = ["id_token_signed_response_alg", "userinfo_signed_response_alg", "access_token_signed_response_alg",
-               "request_object_signing_alg", "token_endpoint_auth_signing_alg"]  # fmt: skip
+    signing = [
+        "id_token_signed_response_alg",
+        "userinfo_signed_response_alg",
+        "access_token_signed_response_alg",
+        "request_object_signing_alg",
+        "token_endpoint_auth_signing_alg",
+    ]
     assert {getattr(metadata, name) for name in signing} == {"RS256"}
     encryption = [name for name in ClientMetadata.property_rules() if "encrypt" in name]
     assert len(signing) + len(encryption) == 13
@@ -106,8 +111,9 @@ class TestCrossFieldRules:
         client.validate()
         assert client.is_awaiting_registration
 
-    @pytest.mark.parametrize(("client_type", "needs_secret"), [("public", False), ("confidential", True),
-                                                                ("resource", True)])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("client_type", "needs_secret"), [("public", False), ("confidential", True), ("resource", True)]
+    )
     def test_client_secret_for_confidential_and_resource(
         self, server: ServerDefinition, client_type: str, needs_secret: bool
     ) -> None:
@@ -125,8 +131,9 @@ class TestCrossFieldRules:
         client.client_metadata.token_endpoint_auth_method = method
         client.validate()
 
-    @pytest.mark.parametrize(("client_type", "needs_redirect"), [("public", True), ("confidential", True),
-                                                                  ("resource", False)])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("client_type", "needs_redirect"), [("public", True), ("confidential", True), ("resource", False)]
+    )
     def test_redirection_endpoint_for_public_and_confidential(
         self, server: ServerDefinition, client_type: str, needs_redirect: bool
     ) -> None:
@@ -156,9 +163,7 @@ class TestCrossFieldRules:
         client = new_client(server, redirection_endpoint=Endpoint("bad host", 70000, "a b"))
         with pytest.raises(ValidationError) as caught:
             client.validate()
-        assert fields_of(caught) == {
-            "redirection_endpoint.host", "redirection_endpoint.port", "redirection_endpoint.prefix"
-        }  # fmt: skip
+        assert fields_of(caught) == {f"redirection_endpoint.{part}" for part in ("host", "port", "prefix")}
         assert all(p.code == 8850 for p in caught.value.problems)
 
     def test_metadata_problems_are_named_by_path(self, server: ServerDefinition) -> None:
@@ -190,8 +195,13 @@ def test_jwt_audience_defaults_to_the_issuer(make_client: MakeClient) -> None:
 
 def test_deprecated_properties_read_and_write_through(session: Session, make_client: MakeClient) -> None:
     client = make_client()
-    pairs = [("none", "none"), ("basic", "client_secret_basic"), ("body", "client_secret_post"),
-             ("client_secret_jwt", "client_secret_jwt"), ("private_key_jwt", "private_key_jwt")]  # fmt: skip
+    pairs = [
+        ("none", "none"),
+        ("basic", "client_secret_basic"),
+        ("body", "client_secret_post"),
+        ("client_secret_jwt", "client_secret_jwt"),
+        ("private_key_jwt", "private_key_jwt"),
+    ]
     for deprecated, method in pairs:
         with pytest.warns(DeprecationWarning, match="token_endpoint_auth_method"):
             client.authentication_type = deprecated
@@ -270,8 +280,9 @@ def test_list_pages_and_composes(session: Session, make_client: MakeClient) -> N
         query.page(size=0)
 
 
-def test_server_definition_delete_refused_while_used(session: Session, make_client: MakeClient,
-                                                      server: ServerDefinition) -> None:  # fmt: skip
+def test_server_definition_delete_refused_while_used(
+    session: Session, make_client: MakeClient, server: ServerDefinition
+) -> None:
     make_client()
     with pytest.raises(InUseError, match="still used by 'Client orders-service'"):
         ServerDefinition.DeleteId(session, server.id)

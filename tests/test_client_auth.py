@@ -22,8 +22,8 @@ NOW = 1_800_000_000.0
 
 
 def test_every_method_has_a_strategy() -> None:
-    assert set(STRATEGIES) == {"none", "client_secret_basic", "client_secret_post", "client_secret_jwt",
-                               "private_key_jwt"}  # fmt: skip
+    methods = {"none", "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"}
+    assert set(STRATEGIES) == methods
 
 
 def test_none_sends_only_the_client_id() -> None:
@@ -52,8 +52,8 @@ def test_secret_methods_without_a_secret_are_refused() -> None:
 
 
 def test_client_secret_jwt_is_an_hs256_assertion_keyed_by_the_secret() -> None:
-    identity = ClientIdentity("c", "client_secret_jwt", client_secret="k" * 32, audience="https://as/token",
-                              jwt_interval=90, signing_alg="RS256")  # fmt: skip
+    options = {"client_secret": "k" * 32, "audience": "https://as/token", "jwt_interval": 90, "signing_alg": "RS256"}
+    identity = ClientIdentity("c", "client_secret_jwt", **options)
     first = authenticate(identity, NOW).form
     second = authenticate(identity, NOW).form
     assert first["client_assertion_type"] == JWT_BEARER
@@ -108,8 +108,8 @@ def test_wrong_key_for_algorithm_is_refused() -> None:
 def test_signing_key_from_x509_credentials(session: Session, make_client: Callable[..., Client]) -> None:
     ca = TestCA()
     issued = ca.issue("orders", server=False)
-    session.add(X509Credentials(alias="orders-cert", certificate=issued.certificate,
-                                private_key=issued.key_pem("pw"), private_key_password="pw"))  # fmt: skip
+    credentials = {"certificate": issued.certificate, "private_key": issued.key_pem("pw"), "private_key_password": "pw"}
+    session.add(X509Credentials(alias="orders-cert", **credentials))
     session.flush()
     client = make_client(client_credentials="orders-cert")
     client.client_metadata.token_endpoint_auth_signing_alg = "RS384"
@@ -125,8 +125,8 @@ def test_signing_key_password_falls_back_to_client_password(
     session: Session, make_client: Callable[..., Client]
 ) -> None:
     issued = TestCA().issue("orders", server=False)
-    credentials = X509Credentials(alias="c2", certificate=issued.certificate, private_key=issued.key_pem("pw2"),
-                                  private_key_password="pw2")  # fmt: skip
+    key = {"private_key": issued.key_pem("pw2"), "private_key_password": "pw2"}
+    credentials = X509Credentials(alias="c2", certificate=issued.certificate, **key)
     session.add(credentials)
     session.flush()
     # IRIS may keep the password on the client (ClientPassword) only: write the row as IRIS would have.

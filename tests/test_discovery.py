@@ -53,8 +53,8 @@ def test_missing_token_endpoint_is_refused() -> None:
 
 
 def test_unknown_members_ignored_ill_shaped_ones_warned(caplog: pytest.LogCaptureFixture) -> None:
-    doc = document("https://a.example", scopes_supported="openid", x_vendor={"a": 1},
-                   request_parameter_supported="yes", service_documentation=42)  # fmt: skip
+    ill_shaped = {"scopes_supported": "openid", "request_parameter_supported": "yes", "service_documentation": 42}
+    doc = document("https://a.example", x_vendor={"a": 1}, **ill_shaped)
     with caplog.at_level(logging.WARNING, logger="oauth2store._discovery"):
         metadata = parse_metadata("https://a.example", doc, "u", MEMBERS)
     assert "x_vendor" not in metadata.values

@@ -23,8 +23,8 @@ def run_example(name: str, tmp_path: Path, *args: str, env: dict[str, str] | Non
     # This checkout's package, even where another checkout is installed in the environment.
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     environment.update(env or {})
-    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], env=environment, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    command = [sys.executable, str(EXAMPLES / name), *args]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -71,8 +71,14 @@ def test_migrate_store_sqlite_to_postgresql(tmp_path: Path, empty_postgres_url: 
 
 def test_tour_gets_a_token_from_the_local_server(tmp_path: Path) -> None:
     out = run_example("tour.py", tmp_path)
-    for step in ("db upgrade", "server discover http://127.0.0.1:", "keys rotate tour-service", "client list",
-                 "token tour-service --resource urn:test:api"):  # fmt: skip
+    steps = [
+        "db upgrade",
+        "server discover http://127.0.0.1:",
+        "keys rotate tour-service",
+        "client list",
+        "token tour-service --resource urn:test:api",
+    ]
+    for step in steps:
         assert f"$ oauth2store --db $DB {step}" in out
     assert "(a JWT: iss http://127.0.0.1:" in out and "aud urn:test:api" in out
     assert "(the same token: reused from the store)" in out

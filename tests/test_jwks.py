@@ -226,8 +226,9 @@ def test_cache_control_and_conditional_requests(local: tuple[Store, Any, JWKSSer
         (Reply(200, {"keys": []}, {"Content-Type": "application/json"}, delay=1.5), "timed out"),
     ],
 )
-def test_every_failure_leaves_the_cached_jwks(local: tuple[Store, Any, JWKSServer], reply: Reply, error: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_every_failure_leaves_the_cached_jwks(
+    local: tuple[Store, Any, JWKSServer], reply: Reply, error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _server, jwks_server = local
     monkeypatch.setattr("oauth2store._transport.DEFAULT_TIMEOUT", (1.0, 0.5))
     with store.session() as session:

@@ -313,11 +313,10 @@ def test_an_answer_that_cannot_be_stored_is_deleted_at_the_server(store: Store) 
     def handler(request: Seen) -> Reply:
         if request.method == "DELETE":
             return Reply(204)
-        return Reply(201, {
-            "client_id": "issued", "client_secret": "issued-secret", "client_secret_expires_at": 0,
-            "token_endpoint_auth_method": "tls_client_auth",  # not storable: no such method here
-            "registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued",
-        })  # fmt: skip
+        issued = {"client_id": "issued", "client_secret": "issued-secret", "client_secret_expires_at": 0}
+        management = {"registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued"}
+        unstorable = {"token_endpoint_auth_method": "tls_client_auth"}  # no such method here
+        return Reply(201, {**issued, **unstorable, **management})
 
     with serve(handler) as fault:
         _fault_client(store, fault.url, "unstorable")
@@ -332,10 +331,9 @@ def test_a_storable_looking_answer_refused_on_save_rolls_back_and_deletes_the_or
     def handler(request: Seen) -> Reply:
         if request.method == "DELETE":
             return Reply(204)
-        return Reply(201, {
-            "client_id": "issued", "client_name": "changed by the server", "registration_access_token": "rat",
-            "registration_client_uri": f"{fault.url}/reg/issued",
-        })  # fmt: skip
+        issued = {"client_id": "issued", "client_name": "changed by the server"}
+        management = {"registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued"}
+        return Reply(201, {**issued, **management})
 
     with serve(handler) as fault:
         _fault_client(store, fault.url, "no-secret")
@@ -447,17 +445,28 @@ def test_build_request_leaves_out_what_a_server_would_refuse() -> None:
         "client_uri": "",
         "default_max_age": None,
         "require_auth_time": False,
-        "grant_types": ["client_credentials"], "response_types": None,
-        "token_endpoint_auth_method": "client_secret_basic", "token_endpoint_auth_signing_alg": "RS256",
-        "id_token_encrypted_response_alg": "none", "id_token_encrypted_response_enc": "A128CBC-HS256",
-        "userinfo_encrypted_response_alg": "RSA-OAEP", "userinfo_encrypted_response_enc": "none",
-        "access_token_encrypted_response_alg": None, "access_token_encrypted_response_enc": "A256CBC-HS512",
-        "request_object_encryption_alg": "none", "request_object_encryption_enc": "none",
-        "request_object_signing_alg": "none", "userinfo_signed_response_alg": "none",
-        "client_secret": "never-sent", "client_id_issued_at": 1, "client_secret_expires_at": 0,
-        "registration_access_token": "rat", "registration_client_uri": "https://as/reg/1",
-        "jwks": {"keys": [{"kid": "stale"}]}, "redirect_uris": ["https://b/cb", "https://a/cb"],
-    }  # fmt: skip
+        "grant_types": ["client_credentials"],
+        "response_types": None,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_signing_alg": "RS256",
+        "id_token_encrypted_response_alg": "none",
+        "id_token_encrypted_response_enc": "A128CBC-HS256",
+        "userinfo_encrypted_response_alg": "RSA-OAEP",
+        "userinfo_encrypted_response_enc": "none",
+        "access_token_encrypted_response_alg": None,
+        "access_token_encrypted_response_enc": "A256CBC-HS512",
+        "request_object_encryption_alg": "none",
+        "request_object_encryption_enc": "none",
+        "request_object_signing_alg": "none",
+        "userinfo_signed_response_alg": "none",
+        "client_secret": "never-sent",
+        "client_id_issued_at": 1,
+        "client_secret_expires_at": 0,
+        "registration_access_token": "rat",
+        "registration_client_uri": "https://as/reg/1",
+        "jwks": {"keys": [{"kid": "stale"}]},
+        "redirect_uris": ["https://b/cb", "https://a/cb"],
+    }
     body = build_registration_request(members, redirect_uri="https://a/cb", jwks={"keys": [{"kid": "now"}]})
     assert body == {
         "client_name": "svc",
@@ -473,17 +482,23 @@ def test_build_request_leaves_out_what_a_server_would_refuse() -> None:
 
 
 def test_build_request_signing_alg_jwks_uri_and_update() -> None:
-    pk = {"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "PS256",
-          "jwks_uri": "https://app/jwks", "grant_types": ["authorization_code"]}  # fmt: skip
+    pk = {
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "PS256",
+        "jwks_uri": "https://app/jwks",
+        "grant_types": ["authorization_code"],
+    }
     body = build_registration_request(pk, jwks={"keys": [{"kid": "k"}]}, client_id="c1")
     assert body == {**pk, "client_id": "c1"}  # jwks_uri wins over jwks; code flow: response_types left to the server
     hs = {"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "HS384"}
     assert build_registration_request(hs) == hs
     hs_wrong = {"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}
     assert build_registration_request(hs_wrong) == {"token_endpoint_auth_method": "client_secret_jwt"}
-    assert build_registration_request({"response_types": [], "grant_types": ["client_credentials"]}) == {
-        "grant_types": ["client_credentials"], "response_types": []
-    }  # fmt: skip
+    client_credentials = {"response_types": [], "grant_types": ["client_credentials"]}
+    assert build_registration_request(client_credentials) == {
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+    }
     assert "jwks" not in build_registration_request({}, jwks={"keys": []})
 
 
@@ -498,11 +513,10 @@ def _response(status: int, body: Any) -> HttpResponse:
 
 
 def test_process_response_checks_and_merges_known_members() -> None:
-    answer = process(_response(201, {
-        "client_id": "c1", "client_secret": "s3cr3t", "client_id_issued_at": 5, "client_secret_expires_at": 0,
-        "registration_access_token": "t0k3n", "registration_client_uri": "https://as.example.com/reg/c1",
-        "client_name": "svc", "contacts": [], "software_id": "unknown members are ignored", "jwks": {},
-    }))  # fmt: skip
+    issued = {"client_id": "c1", "client_secret": "s3cr3t", "client_id_issued_at": 5, "client_secret_expires_at": 0}
+    management = {"registration_access_token": "t0k3n", "registration_client_uri": "https://as.example.com/reg/c1"}
+    members = {"client_name": "svc", "contacts": [], "software_id": "unknown members are ignored", "jwks": {}}
+    answer = process(_response(201, {**issued, **management, **members}))
     assert answer.metadata == {"client_name": "svc", "contacts": None, "jwks": None}
     assert answer.document["software_id"] and "client_secret" not in answer.document
     assert "s3cr3t" not in repr(answer) and "t0k3n" not in repr(answer)
@@ -513,12 +527,10 @@ def test_process_response_checks_and_merges_known_members() -> None:
     with pytest.raises(ProtocolError, match="client_secret_expires_at: must be a non-negative integer"):
         process(_response(201, {"client_id": "c", "client_secret_expires_at": "never"}))
     with pytest.raises(ProtocolError, match="default_max_age") as caught:
-        process(_response(201, {"client_id": "c", "default_max_age": "1h",
-                                                       "registration_access_token": 7}))  # fmt: skip
+        process(_response(201, {"client_id": "c", "default_max_age": "1h", "registration_access_token": 7}))
     assert "registration_access_token" in str(caught.value)
     with pytest.raises(RegistrationError) as refused:
-        process(_response(400, {"error": "invalid_software_statement",
-                                                       "error_description": "expired"}))  # fmt: skip
+        process(_response(400, {"error": "invalid_software_statement", "error_description": "expired"}))
     assert refused.value.error == "invalid_software_statement" and refused.value.error_description == "expired"
     challenge = HttpResponse(
         "https://as.example.com/reg",

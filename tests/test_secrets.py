@@ -282,11 +282,9 @@ def test_reprs_show_no_secret(store: Store) -> None:
     with store.session() as db:
         client = Client.Open(db, "orders-service")
         assert client is not None
-        shown = " ".join(
-            repr(obj)
-            for obj in [client, client.client_metadata, client.server_definition, *client.keys, *client.access_tokens,
-                        db.get(SSLConfiguration, "mtls"), db.get(X509Credentials, "signer"), store]
-        )  # fmt: skip
+        owned = [client.client_metadata, client.server_definition, *client.keys, *client.access_tokens]
+        stored = [db.get(SSLConfiguration, "mtls"), db.get(X509Credentials, "signer")]
+        shown = " ".join(repr(obj) for obj in [client, *owned, *stored, store])
     assert [what for what, value in plaintexts.items() if value in shown] == []
     assert os.environ[KEY_VARIABLE] not in repr(store)
     assert repr(secrets_module.SecretCipher(generate_store_key())) == "<SecretCipher>"
@@ -308,20 +306,8 @@ PLAINTEXT_ROWS = [
 def insert_plaintext_rows(store: Store) -> None:
     """Rows as revision 0001 stored them: secrets in plaintext."""
     with store.engine.begin() as connection:
-        connection.execute(text(
-            'INSERT INTO "OAuth2_ServerDefinition" ("ID", "IssuerEndpoint", "SSLConfiguration", "IsDiscovery", '
-            '"InitialAccessToken") VALUES (1, \'https://as.example.com\', \'default\', false, \'iat-plain\')'
-        ))  # fmt: skip
-        connection.execute(text(
-            'INSERT INTO "OAuth2_Client" ("ApplicationName", "ClientType", "ClientId", "ClientSecret", '
-            '"ClientPassword", "Enabled", "AcceptNonStandardImplicitIdToken", "JWTInterval", "SSLConfiguration", '
-            '"ServerDefinition") VALUES (\'app\', \'confidential\', \'app\', \'secret-plain\', \'password-plain\', '
-            "true, false, 60, 'default', 1)"
-        ))  # fmt: skip
-        connection.execute(text(
-            'INSERT INTO "OAuth2_Client_Metadata" ("ApplicationName", "registration_access_token") '
-            "VALUES ('app', 'rat-plain')"
-        ))  # fmt: skip
+        for statement in PLAINTEXT_ROWS:
+            connection.execute(text(statement))
 
 
 def test_migration_0002_encrypts_stored_secrets_and_downgrade_decrypts(store_url: str) -> None:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from factories import new_client, new_server
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from oauth2store import (
@@ -19,6 +20,7 @@ from oauth2store import (
     InUseError,
     NotFoundError,
     ServerDefinition,
+    Store,
     ValidationError,
 )
 
@@ -64,16 +66,33 @@ def test_open_unknown_returns_none(session: Session) -> None:
     assert Client.Open(session, "nobody") is None
 
 
-def test_flush_refuses_invalid_client_and_keeps_stored_data(session: Session, make_client: MakeClient) -> None:
-    client = make_client()
-    client.description = "d" * 257
-    client.jwt_interval = -5
-    with pytest.raises(ValidationError) as caught:
-        session.flush()
-    assert fields_of(caught) == {"description", "jwt_interval"}
-    session.rollback()
-    stored = Client.Open(session, "orders-service")
-    assert stored is None or stored.description is None
+def stored_client_row(store: Store, name: str = "orders-service") -> tuple[Any, ...]:
+    """The client's row as the database holds it (secrets as ciphertext), read in a connection of its own."""
+    with store.engine.connect() as connection:
+        query = text('SELECT * FROM "OAuth2_Client" WHERE "ApplicationName" = :name')
+        return tuple(connection.execute(query, {"name": name}).one())
+
+
+def test_flush_refuses_invalid_client_and_keeps_stored_data(store: Store) -> None:
+    with store.session() as db:
+        server = new_server()
+        db.add(server)
+        db.add(new_client(server, description="Order service", jwt_interval=30))
+    before = stored_client_row(store)
+    with store.session() as db:
+        client = Client.Open(db, "orders-service")
+        assert client is not None
+        client.description = "d" * 257
+        client.jwt_interval = -5
+        with pytest.raises(ValidationError) as caught:
+            db.flush()
+        assert fields_of(caught) == {"description", "jwt_interval"}
+        db.expire(client)  # drop the refused values; the session stays usable and commits when the block ends
+    assert stored_client_row(store) == before
+    with store.session() as db:
+        stored = Client.Open(db, "orders-service")
+        assert stored is not None
+        assert (stored.description, stored.jwt_interval) == ("Order service", 30)
 
 
 def test_duplicate_application_name(session: Session, make_client: MakeClient, server: ServerDefinition) -> None:

@@ -56,6 +56,15 @@ def _install_marker() -> Path:
     return OIDC_DIR / "node_modules" / ".package-lock.json"
 
 
+def _installed_from() -> Path:
+    """Written after each install: the SHA-256 of the package-lock.json node_modules was installed from."""
+    return OIDC_DIR / "node_modules" / ".oauth2store-installed-from"
+
+
+def _lock_digest() -> str:
+    return hashlib.sha256((OIDC_DIR / "package-lock.json").read_bytes()).hexdigest()
+
+
 def _needs_install() -> bool:
     """node_modules is missing, or was installed from another package-lock.json.
 
@@ -65,6 +74,8 @@ def _needs_install() -> bool:
     marker = _install_marker()
     if not marker.exists():
         return True
+    if _installed_from().exists():
+        return _installed_from().read_text().strip() != _lock_digest()
     return marker.stat().st_mtime < (OIDC_DIR / "package-lock.json").stat().st_mtime
 
 
@@ -87,7 +98,7 @@ def _install_lock() -> Iterator[None]:
 
 
 def ensure_installed(timeout: float = 300.0) -> None:
-    """Run ``npm ci`` in tests/oidc when node_modules is missing or older than package-lock.json."""
+    """Run ``npm ci`` in tests/oidc when node_modules is missing or out of date (but never through a symlink)."""
     if shutil.which("node") is None:
         raise RuntimeError("node is not on PATH: the OIDC provider tests need Node.js >= 20.18")
     if not _needs_install():
@@ -95,6 +106,10 @@ def ensure_installed(timeout: float = 300.0) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is not on PATH: cannot install tests/oidc (oidc-provider)")
+    modules = OIDC_DIR / "node_modules"
+    if modules.is_symlink():
+        # `npm ci` would empty the linked directory, which other checkouts use too.
+        raise RuntimeError(f"{modules} links to {modules.resolve()}, which is out of date: run `npm ci` there")
     with _install_lock():
         if not _needs_install():  # another process installed it while we waited
             return
@@ -108,6 +123,7 @@ def ensure_installed(timeout: float = 300.0) -> None:
         )
         if proc.returncode != 0:
             raise RuntimeError(f"`npm ci` in {OIDC_DIR} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        _installed_from().write_text(_lock_digest() + "\n")
 
 
 class OidcProvider:

@@ -22,6 +22,8 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, ClientMetadata, ServerDefinition, Store
+from oauth2store._encryption.cipher import Binding
+from oauth2store._encryption.columns import Bound
 
 
 def populate(store: Store, count: int) -> None:
@@ -49,7 +51,7 @@ def populate(store: Store, count: int) -> None:
                         **defaults,
                         "application_name": n,
                         "client_id": n,
-                        "client_secret": "s",
+                        "client_secret": Bound("s", Binding("OAuth2_Client", "ClientSecret", (n,))),
                         "default_scope": "api",
                         "server_definition_id": server_id,
                     }

@@ -1,12 +1,20 @@
-"""oauth2store: a durable OAuth 2.0 / OpenID Connect client store, a port of InterSystems IRIS OAuth2.Client."""
+"""oauth2store: a durable OAuth 2.0 / OpenID Connect client store, a port of InterSystems IRIS OAuth2.Client.
+
+Everything public is imported from here and listed in `__all__` (the README documents each name); every module
+below is private (`_name.py`) and may change without notice. `oauth2store.models` holds the ORM classes for
+applications that map them in their own SQLAlchemy setup, and `oauth2store.cli` the command line.
+"""
 
 import typing
 import warnings
 
+from . import _client_auth, _tokens
 from ._agent import AgentClient as AgentClient
-from ._client_auth import ClientIdentity as ClientIdentity
-from ._encryption import generate_store_key as generate_store_key
-from ._encryption import register_store_key as register_store_key
+from ._documents import ImportReport as ImportReport
+from ._documents import export_document as export_document
+from ._documents import import_document as import_document
+from ._encryption.cipher import generate_store_key as generate_store_key
+from ._encryption.registry import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
 from ._errors import DiscoveryError as DiscoveryError
 from ._errors import DuplicateError as DuplicateError
@@ -26,16 +34,14 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import StoreKeyError as StoreKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
+from ._http import transport as _transport
+from ._http.values import RetryPolicy as RetryPolicy
+from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
 from ._queries import ListQuery as ListQuery
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
-from ._tokens import ClientConfig as ClientConfig
-from ._tokens import Endpoints as Endpoints
 from ._tokens import Token as Token
-from ._transport import RetryPolicy as RetryPolicy
-from ._transport import TlsSettings as TlsSettings
-from ._transport import Transport as Transport
 from ._types import AuthenticationType as AuthenticationType
 from ._types import ClientType as ClientType
 from ._types import TokenEndpointAuthMethod as TokenEndpointAuthMethod
@@ -60,8 +66,6 @@ __all__ = [
     "AuthenticationType",
     "Base",
     "Client",
-    "ClientConfig",
-    "ClientIdentity",
     "ClientKey",
     "ClientMetadata",
     "ClientNotUsableError",
@@ -69,7 +73,7 @@ __all__ = [
     "DiscoveryError",
     "DuplicateError",
     "Endpoint",
-    "Endpoints",
+    "ImportReport",
     "InUseError",
     "InsecureEndpointError",
     "JWKSError",
@@ -96,33 +100,42 @@ __all__ = [
     "TlsSettings",
     "Token",
     "TokenEndpointAuthMethod",
-    "Transport",
     "TransportError",
     "ValidationError",
     "X509Credentials",
     "__version__",
+    "export_document",
     "generate_store_key",
+    "import_document",
     "register_store_key",
     "signing_key",
 ]
 
-#: Names of the store-key family before 0.2.0 ("key" alone also meant client key pairs and server keys): old -> new.
-#: They keep working, with a DeprecationWarning, for one release.
-_RENAMED = {
-    "SecretKeyError": "StoreKeyError",
-    "generate_key": "generate_store_key",
-    "register_key": "register_store_key",
+#: Names of the previous release that were renamed or are no longer public: old name -> (what to use, the object).
+#: They keep working, with a DeprecationWarning, for one release (see CHANGELOG.md).
+_DEPRECATED: dict[str, tuple[str, object]] = {
+    "SecretKeyError": ("oauth2store.StoreKeyError", StoreKeyError),
+    "generate_key": ("oauth2store.generate_store_key", generate_store_key),
+    "register_key": ("oauth2store.register_store_key", register_store_key),
+    "ClientConfig": ("the client's properties (ClientConfig is internal)", _tokens.ClientConfig),
+    "Endpoints": ("client.server_definition.server_metadata (Endpoints is internal)", _tokens.Endpoints),
+    "ClientIdentity": ("the client's properties (ClientIdentity is internal)", _client_auth.ClientIdentity),
+    "Transport": (
+        "AgentClient(http_session=..., retry=..., timeout=...) (Transport is internal)",
+        _transport.Transport,
+    ),
 }
 
 
 def __getattr__(name: str) -> typing.Any:
-    """The renamed names, with a DeprecationWarning pointing at the caller's line (PEP 562)."""
-    new = _RENAMED.get(name)
-    if new is None:
+    """The names of the previous release, with a DeprecationWarning pointing at the caller's line (PEP 562)."""
+    entry = _DEPRECATED.get(name)
+    if entry is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    replacement, value = entry
     warnings.warn(
-        f"oauth2store.{name} is deprecated and will be removed in the next release: use oauth2store.{new}",
+        f"oauth2store.{name} is deprecated and will be removed in the next release: use {replacement}",
         DeprecationWarning,
         stacklevel=2,
     )
-    return globals()[new]
+    return value

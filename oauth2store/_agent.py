@@ -23,6 +23,9 @@ from sqlalchemy.orm import Session
 
 from . import _token_cache as token_cache
 from ._errors import NotFoundError
+from ._http.connections import SessionPool
+from ._http.transport import DEFAULT_TIMEOUT, Transport
+from ._http.values import RetryPolicy
 from ._state import state_of
 from ._store import Store
 from ._token_cache import Entry, Skew
@@ -40,7 +43,6 @@ from ._tokens import (
     revoke_token,
     utc_from_timestamp,
 )
-from ._transport import DEFAULT_TIMEOUT, RetryPolicy, SessionPool, Transport
 from .models._client_config import client_config
 from .models.access_token import AccessToken
 from .models.client import Client
@@ -76,6 +78,7 @@ class AgentClient:
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         allow_insecure_http: bool = False,
+        allow_private_network: bool = False,
         http_session: requests.Session | None = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -92,6 +95,7 @@ class AgentClient:
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
         self.allow_insecure_http = allow_insecure_http
+        self.allow_private_network = allow_private_network
         self.clock = clock
         self.sleep = sleep
         self._http_session = http_session
@@ -114,6 +118,8 @@ class AgentClient:
                 timeout=self.timeout,
                 retry=self.retry,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=config.endpoints.issuer,
+                allow_private_network=self.allow_private_network,
                 sleep=self.sleep,
                 clock=self.clock,
             )
@@ -180,7 +186,11 @@ class AgentClient:
         form = build_client_credentials_form(scope, resources)
         response = post_authenticated(self.transport, config, config.endpoints.token_endpoint, form, now)
         return process_token_response(
-            response, now=utc_from_timestamp(now), requested_scope=scope, default_lifetime=self.default_lifetime
+            response,
+            now=utc_from_timestamp(now),
+            requested_scope=scope,
+            default_lifetime=self.default_lifetime,
+            unstorable=AccessToken.token_problems,
         )
 
     # -- state, as OidcAgentClient defines it (this process, the default scope, no I/O) ---------------
@@ -221,6 +231,8 @@ class AgentClient:
                 session,
                 server.ssl_configuration,
                 allow_insecure_http=self.allow_insecure_http,
+                issuer=server.issuer_endpoint,
+                allow_private_network=self.allow_private_network,
                 http_session=self._http_session,
                 timeout=self.timeout,
                 retry=self.retry,

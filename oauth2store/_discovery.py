@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import DiscoveryError, ProtocolError
-from ._transport import HttpResponse, Transport, parse_json_object
+from ._http.transport import Transport
+from ._http.values import HttpResponse, parse_json_object
 from ._types import REDIRECT_GRANT_TYPES
 from ._validation import Kind, Rules, check
 
@@ -57,8 +58,8 @@ def parse_metadata(issuer: str, document: Mapping[str, Any], url: str, members: 
         DiscoveryError: the issuer differs from the requested one, or there is no usable token endpoint.
     """
     if document.get("issuer") != issuer:
-        raise DiscoveryError(issuer, url, f"the document names issuer {document.get('issuer')!r}, not {issuer!r}"
-                             " (RFC 8414 §3.3)")  # fmt: skip
+        named = document.get("issuer")
+        raise DiscoveryError(issuer, url, f"the document names issuer {named!r}, not {issuer!r} (RFC 8414 §3.3)")
     values: dict[str, Any] = {}
     ignored: list[str] = []
     for name, kind in members.items():

@@ -12,7 +12,7 @@
     ├── ReadOnlyStoreError (PermissionError) the store's database is read-only for this process: writes are refused
     ├── KeyMaterialError                .application_name: the client has no usable key pair (or cannot have one)
     ├── ClientNotUsableError            .application_name, .reason: disabled, or awaiting registration
-    ├── InsecureEndpointError (ValueError) .url: a non-https endpoint that is not loopback
+    ├── InsecureEndpointError (ValueError) .url, .reason: a non-https endpoint that is not loopback, or an ambiguous URL
     ├── TransportError                  .url (no query): timeout, connection refused, TLS failure, retries spent
     ├── ProtocolError                   .url, .status_code, .reason: the server broke the spec (non-JSON, wrong status)
     │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
@@ -167,8 +167,15 @@ class KeyMaterialError(OAuth2StoreError):
 
 
 def url_without_query(url: str) -> str:
-    """The URL as shown in messages: no query, fragment or user info (they may carry secrets)."""
-    parts = urlsplit(url)
+    """The URL as shown in messages: no query, fragment or user info (they may carry secrets).
+
+    A URL that cannot be parsed is not shown at all (its parts cannot be told apart).
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError:
+        return "<unparsable URL>"
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     if parts.port is not None:
@@ -187,16 +194,18 @@ class ClientNotUsableError(OAuth2StoreError):
         super().__init__(f"Client {application_name!r} cannot get tokens: {reason}")
 
 
+_HTTPS_ONLY = "endpoints must use https (plain http only on loopback, or with allow_insecure_http=True)"
+
+
 class InsecureEndpointError(OAuth2StoreError, ValueError):
     """An endpoint is not https and not on a loopback host (and insecure HTTP was not allowed explicitly)."""
 
     exit_code = 3
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, reason: str | None = None) -> None:
         self.url = url_without_query(url)
-        super().__init__(
-            f"{self.url}: endpoints must use https (plain http only on loopback, or with allow_insecure_http=True)"
-        )
+        self.reason = reason or _HTTPS_ONLY
+        super().__init__(f"{self.url}: {self.reason}")
 
 
 class TransportError(OAuth2StoreError):

@@ -1,7 +1,9 @@
 """The schema's alembic migrations, run on a connection the caller owns (alembic cookbook, "Sharing a Connection").
 
 The migrations live in the repository's top-level `alembic/` and ship inside the wheel as `oauth2store/_alembic`.
-A private version table keeps them apart from an application's own alembic history in the same database.
+A private version table keeps them apart from an application's own alembic history in the same database. Only
+migrating loads this module (and alembic): the schema check when a store opens reads the version with
+`_schema_version`, without alembic.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-VERSION_TABLE = "oauth2store_alembic_version"
+from ._schema_version import VERSION_TABLE as VERSION_TABLE
 
 
 def script_location() -> Path:

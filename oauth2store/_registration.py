@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import OAuth2StoreError, Problem, ProtocolError, RegistrationError
+from ._http.endpoints import same_origin
+from ._http.transport import Transport
+from ._http.values import HttpResponse
 from ._jwx import algorithms
 from ._tokens import utc_from_timestamp
-from ._transport import HttpResponse, Transport
 from ._types import TokenEndpointAuthMethod
 from ._validation import Rules, check, is_absolute_url
 
@@ -46,6 +48,8 @@ _SECRET_METHODS = frozenset(
     }
 )
 _WWW_AUTHENTICATE_PARAM = re.compile(r'(error|error_description)="([^"]*)"')
+#: What can follow "Bearer " in an Authorization header: visible ASCII (RFC 6750 §2.1 b64token is a subset).
+_BEARER_TOKEN = re.compile(r"[\x21-\x7e]+")
 
 
 # -- pure: requests -------------------------------------------------------------------------------------
@@ -160,18 +164,56 @@ def _problem_if(condition: bool, name: str, message: str) -> list[Problem]:
     return [Problem(name, message)] if condition else []
 
 
+@dataclass(frozen=True)
+class RegistrationRules:
+    """The rules an answer's values must meet to be stored: the client's id and secret, and its metadata members."""
+
+    client_id: Rules
+    client_secret: Rules
+    metadata: Mapping[str, Rules]
+
+
+def _check_secret_member(body: Mapping[str, Any], name: str, rules: Rules) -> list[Problem]:
+    value = body.get(name)
+    if value is None:
+        return []
+    if not isinstance(value, str) or not value:
+        return [Problem(name, "must be a non-empty string")]
+    return check(name, rules, value)  # secret rules: the value is never shown
+
+
+def _check_epoch_member(body: Mapping[str, Any], name: str, rules: Rules) -> list[Problem]:
+    value = body.get(name)
+    if value is None:
+        return []
+    if type(value) is not int or value < 0:
+        return [Problem(name, "must be a non-negative integer (epoch seconds)")]
+    return check(name, rules, value)  # what the column holds
+
+
+def _check_client_uri(uri: object, registration_endpoint: str) -> list[Problem]:
+    if uri is None:
+        return []
+    if not isinstance(uri, str) or not is_absolute_url(uri):
+        return [Problem("registration_client_uri", "must be an absolute http(s) URL")]
+    # The registration access token goes to this URI: only to the server that registered the client (RFC 7592 §3).
+    if not same_origin(uri, registration_endpoint):
+        origin = "must share the registration endpoint's origin (scheme, host and port)"
+        return [Problem("registration_client_uri", origin)]
+    return []
+
+
 def process_registration_response(
     response: HttpResponse,
-    member_rules: Mapping[str, Rules],
+    rules: RegistrationRules,
     *,
     expected: tuple[int, ...] = (200, 201),
     client_id: str | None = None,
 ) -> RegistrationResponse:
     """The checked client information of a registration, read or update response.
 
-    Every known member must be storable (`member_rules`: the rules of the client metadata members, by RFC name);
-    unknown members are ignored. With
-    `client_id` (read/update), the server must answer for that client (RFC 7592 §2.2: it cannot change).
+    Every known member must be storable (`rules`); unknown members are ignored. With `client_id` (read/update), the
+    server must answer for that client (RFC 7592 §2.2: it cannot change).
 
     Raises:
         RegistrationError: the server refused the request.
@@ -184,30 +226,30 @@ def process_registration_response(
     problems: list[Problem] = []
     issued_id = body.get("client_id")
     problems += _problem_if(not isinstance(issued_id, str) or not issued_id, "client_id", "must be a non-empty string")
+    if isinstance(issued_id, str) and issued_id:
+        problems += check("client_id", rules.client_id, issued_id)
     if client_id is not None and isinstance(issued_id, str) and issued_id != client_id:
         problems.append(Problem("client_id", f"must stay {client_id!r} (RFC 7592 §2.2), got {issued_id!r}"))
-    for name in ("client_secret", "registration_access_token"):
-        value = body.get(name)
-        problems += _problem_if(value is not None and (not isinstance(value, str) or not value), name,
-                                "must be a non-empty string")  # fmt: skip
+    problems += _check_secret_member(body, "client_secret", rules.client_secret)
+    problems += _check_secret_member(body, "registration_access_token", rules.metadata["registration_access_token"])
+    token = body.get("registration_access_token")
+    unusable = isinstance(token, str) and bool(token) and not _BEARER_TOKEN.fullmatch(token)
+    problems += _problem_if(unusable, "registration_access_token", "must be visible ASCII (a bearer token)")
     for name in ("client_id_issued_at", "client_secret_expires_at"):
-        value = body.get(name)
-        problems += _problem_if(value is not None and (type(value) is not int or value < 0), name,
-                                "must be a non-negative integer (epoch seconds)")  # fmt: skip
+        problems += _check_epoch_member(body, name, rules.metadata[name])
     uri = body.get("registration_client_uri")
-    problems += _problem_if(uri is not None and (not isinstance(uri, str) or not is_absolute_url(uri)),
-                            "registration_client_uri", "must be an absolute http(s) URL")  # fmt: skip
+    problems += _check_client_uri(uri, response.url)
     metadata: dict[str, Any] = {}
-    for name, rules in member_rules.items():
+    for name, member_rules in rules.metadata.items():
         if name in SERVER_MANAGED or name not in body:
             continue
-        value = None if rules.is_empty(body[name]) or body[name] == {} else body[name]
-        problems += check(name, rules, value)
+        value = None if member_rules.is_empty(body[name]) or body[name] == {} else body[name]
+        problems += check(name, member_rules, value)
         metadata[name] = value
     if problems:
         detail = "; ".join(str(p) for p in problems)
-        raise ProtocolError(response.url, f"the registration response cannot be stored: {detail}",
-                            response.status_code)  # fmt: skip
+        message = f"the registration response cannot be stored: {detail}"
+        raise ProtocolError(response.url, message, response.status_code)
     assert isinstance(issued_id, str)
     return RegistrationResponse(
         client_id=issued_id,
@@ -241,9 +283,19 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
-def forget_registration(transport: Transport, answer: RegistrationResponse) -> None:
-    """Best effort: delete a registration that could not be stored, so no orphan client stays on the server."""
-    if not answer.registration_client_uri or not answer.registration_access_token:
+def forget_registration(transport: Transport, response: HttpResponse) -> None:
+    """Best effort: delete a registration that could not be stored, so no orphan client stays on the server.
+
+    The answer failed its checks, so its two members are read from the raw body and used only when they are
+    safe: a registration_client_uri on the registration endpoint's origin, and a token fit for a bearer header.
+    """
+    body = response.json_object() if response.status_code in (200, 201) else None
+    if body is None:
+        return
+    uri, token = body.get("registration_client_uri"), body.get("registration_access_token")
+    if not isinstance(uri, str) or not is_absolute_url(uri) or not same_origin(uri, response.url):
+        return
+    if not isinstance(token, str) or not _BEARER_TOKEN.fullmatch(token):
         return
     with contextlib.suppress(OAuth2StoreError):  # the original error is what the caller needs to see
-        transport.request("DELETE", answer.registration_client_uri, headers=bearer(answer.registration_access_token))
+        transport.request("DELETE", uri, headers=bearer(token))

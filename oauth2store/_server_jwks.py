@@ -6,11 +6,7 @@ transport it is given, with `If-None-Match` when an ETag is known (transport rul
 timeouts, 1 MiB, same-origin redirects only). What could poison the cache is refused before anything is returned:
 a status other than 200/304, a content type that is not JSON, a body that is not a JWKS, malformed or private keys.
 
-Expiry follows HTTP caching (RFC 9111) in IRIS's convention (`OAuth2.Server.Registration.GetJWKS`): -1 never
-expires, 0 cannot be cached, else an epoch time. The lifetime comes from `Cache-Control: max-age` (less `Age`), else
-`Expires` (against `Date`), else a default, kept between a floor (so a server cannot make every validation refetch)
-and a ceiling (so a rotated key is seen within a bounded time). `no-store` means 0; `no-cache` means "revalidate
-now" (the ETag is kept).
+How long a fetched copy is cached (HTTP caching in IRIS's expiry convention) is oauth2store._cache_expiry.
 
 Parsed key sets are content-addressed, so they are shared by the whole process. The unknown-`kid` refresh state is
 not: it is per store (`state_of(session).get(UnknownKidRefreshes)`), since two stores may define one issuer apart.
@@ -23,85 +19,21 @@ import hashlib
 import json
 import math
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+from ._cache_expiry import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
 from ._errors import JWKSError, url_without_query
+from ._http.transport import Transport
+from ._http.values import HttpResponse
 from ._jwx.jwk import KeySet
 from ._lru import LRUCache
-from ._transport import HttpResponse, Transport
 
-NEVER_EXPIRES = -1
-NOT_CACHEABLE = 0
 #: Least time between two forced refreshes of one server's JWKS for an unknown `kid`.
 UNKNOWN_KID_COOLDOWN = 30.0
 _JSON_TYPES = ("application/json", "application/jwk-set+json")
-
-
-@dataclass(frozen=True)
-class CachePolicy:
-    """Bounds on a JWKS's cached lifetime, in seconds."""
-
-    default: int = 300
-    floor: int = 60
-    ceiling: int = 86_400
-
-
-DEFAULT_POLICY = CachePolicy()
-
-
-def _directives(cache_control: str) -> dict[str, str | None]:
-    directives: dict[str, str | None] = {}
-    for part in cache_control.split(","):
-        name, _, value = part.strip().partition("=")
-        if name:
-            directives[name.lower()] = value.strip('"') if value else None
-    return directives
-
-
-def _seconds(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def expiry_from_headers(headers: Mapping[str, str], now: float, policy: CachePolicy = DEFAULT_POLICY) -> int:
-    """The IRIS-style expiry of a response received at `now` with these (case-insensitive) headers."""
-    lowered = {k.lower(): v for k, v in headers.items()}
-    directives = _directives(lowered.get("cache-control", ""))
-    if "no-store" in directives:
-        return NOT_CACHEABLE
-    if "no-cache" in directives:
-        return int(now)
-    lifetime: float = policy.default
-    max_age = _seconds(directives.get("max-age"))
-    expires = _http_date(lowered.get("expires"))
-    if max_age is not None:
-        lifetime = max_age - (_seconds(lowered.get("age")) or 0)
-    elif expires is not None:
-        lifetime = expires - (_http_date(lowered.get("date")) or now)
-    lifetime = min(max(lifetime, policy.floor), policy.ceiling)
-    return int(now + lifetime)
-
-
-def is_expired(expires: int | None, now: float) -> bool:
-    """Whether a JWKS cached with this IRIS-style expiry must be fetched again."""
-    if expires is None or expires == NOT_CACHEABLE:
-        return True
-    return expires != NEVER_EXPIRES and now >= expires
 
 
 class CachedJWKS(Protocol):

@@ -1,8 +1,8 @@
 """The Store: one database of client definitions, its engine, its sessions and its schema version.
 
-SQLite is the embedded default; the same code runs on PostgreSQL. SQLite connections get foreign keys (IRIS's
-referential integrity), WAL (readers never wait for a writer) and a busy timeout (writers queue instead of failing),
-and SQLAlchemy, not the sqlite3 module, emits BEGIN, so that transactions and SAVEPOINTs behave as documented.
+SQLite is the embedded default; the same code runs on PostgreSQL. What is SQLite's alone (its file, pragmas, BEGIN
+IMMEDIATE, read-only files) is oauth2store._sqlite; re-encrypting the secrets under a new key is oauth2store._rekey.
+This module is the Store's lifecycle: opening the engine, choosing the key, sessions, and schema and key checks.
 
 Secrets are encrypted with the store's key (see oauth2store._encryption): `Store(url, key=...)`, else
 `$OAUTH2STORE_KEY`, else, for a SQLite file, a key file beside the database (`<database>.key`, mode 0600) created
@@ -13,33 +13,28 @@ stolen .db file); it does not protect them from anyone who can read the key file
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sqlalchemy import URL, Connection, Dialect, Engine, Table, create_engine, event, make_url, select, table, update
-from sqlalchemy import column as sql_column
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy import URL, Connection, create_engine, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from . import _encryption as encryption
-from . import _migrations as migrations
-from ._errors import ReadOnlyStoreError, SchemaVersionError, StoreKeyError
-from .models import Base
+from . import _schema_version as schema_version
+from ._encryption.cipher import SecretCipher, generate_store_key
+from ._encryption.key_check import has_key_check_table, read_key_check, seal_key_check, verify
+from ._encryption.key_files import key_file_for, load_or_create_key_file
+from ._encryption.registry import KEY_VARIABLE, missing_key, register_store_key
+from ._errors import SchemaVersionError, StoreKeyError
+from ._rekey import rekey_database, settle_staged_key_file, staged_key_file
+from ._sqlite import SQLITE_BEGIN_IMMEDIATE, configure_sqlite, is_read_only, sqlite_file
 from .models.key_check import KEY_CHECK_ID, key_check
 
 #: Environment variable naming the database when no URL is given.
 URL_VARIABLE = "OAUTH2STORE_URL"
-#: How long a SQLite writer waits for another writer's lock before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
-#: Execution option: a SQLite connection with it set begins its transactions with BEGIN IMMEDIATE.
-SQLITE_BEGIN_IMMEDIATE = "oauth2store_sqlite_begin_immediate"
 
 
 def default_url() -> str:
@@ -49,117 +44,6 @@ def default_url() -> str:
         return configured
     data_home = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
     return f"sqlite:///{data_home / 'oauth2store' / 'oauth2store.db'}"
-
-
-@dataclass(frozen=True)
-class SQLiteFile:
-    """The file behind a SQLite URL, as the driver opens it."""
-
-    path: Path
-    #: The URL opens it read-only (`mode=ro`, `immutable=1`).
-    read_only: bool
-    #: SQLite creates it when it is missing (no `mode`, or `mode=rwc`).
-    created_if_missing: bool
-
-
-def sqlite_file(url: URL) -> SQLiteFile | None:
-    """The database file of a SQLite URL, plain (`sqlite:///path`) or URI form (`sqlite:///file:path?mode=ro&uri=true`);
-    None for other backends and in-memory databases."""
-    if url.get_backend_name() != "sqlite":
-        return None
-    database = url.database or ""
-    options = {name: value if isinstance(value, str) else value[-1] for name, value in url.query.items()}
-    if _true(options.get("uri")) and database.startswith("file:"):
-        parts = urlsplit(database)  # SQLite URI filenames: file:[//[localhost]]path[?options][#...]
-        options.update(parse_qsl(parts.query))
-        path = unquote(parts.path)
-        if parts.netloc not in ("", "localhost") or path in ("", ":memory:") or options.get("mode") == "memory":
-            return None
-        mode = options.get("mode")
-        return SQLiteFile(
-            Path(os.path.abspath(path)),
-            read_only=mode == "ro" or _true(options.get("immutable")),
-            created_if_missing=mode in (None, "rwc"),
-        )
-    if database in ("", ":memory:"):
-        return None
-    return SQLiteFile(Path(os.path.abspath(database)), read_only=False, created_if_missing=True)  # as pysqlite opens it
-
-
-def _true(value: str | None) -> bool:
-    """A SQLite URI boolean (and pysqlite's `uri=true`)."""
-    return value is not None and value.lower() in ("1", "true", "yes", "on")
-
-
-def _create_private_file(path: Path) -> None:
-    """Create `path` empty with mode 0600 unless it exists: SQLite then opens it as a new database, and gives its
-    -wal, -shm and journal files the same mode (whatever the umask)."""
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-    except FileExistsError:
-        return
-    os.close(descriptor)
-
-
-def _is_read_only(file: SQLiteFile | None) -> bool:
-    """The URL opens the file read-only, or this process cannot write it (permissions, immutable, read-only mount)."""
-    if file is None:
-        return False
-    return file.read_only or (file.path.exists() and not os.access(file.path, os.W_OK))
-
-
-def _configure_sqlite(engine: Engine, file: SQLiteFile | None, *, read_only: bool) -> None:
-    """Connection settings for SQLite, on this engine only (never on the Engine class of the host application).
-
-    A read-only connection changes nothing: no journal mode (the database keeps its own), no file created.
-    """
-    wal = file is not None and not read_only
-
-    if file is not None and file.created_if_missing and not read_only:
-
-        @event.listens_for(engine, "do_connect")
-        def _before_connect(dialect: Dialect, connection_record: object, cargs: object, cparams: object) -> None:
-            _create_private_file(file.path)  # the secrets are encrypted, the names and endpoints are not
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, connection_record: object) -> None:
-        dbapi_connection.isolation_level = None  # SQLAlchemy emits BEGIN itself, see the begin hook
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA foreign_keys = ON")
-            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-            if wal:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
-        finally:
-            cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(connection: Connection) -> None:
-        # BEGIN IMMEDIATE takes the write lock up front, for a connection that asked for it (write sessions,
-        # token renewal): a read-modify-write then waits its turn instead of failing on a stale snapshot.
-        immediate = connection.get_execution_options().get(SQLITE_BEGIN_IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    @event.listens_for(engine, "handle_error")
-    def _on_error(context: ExceptionContext) -> None:
-        error = context.original_exception
-        if isinstance(error, sqlite3.Error) and getattr(error, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_READONLY:
-            raise ReadOnlyStoreError(_read_only_message(file, error)) from error
-
-
-def _read_only_message(file: SQLiteFile | None, error: sqlite3.Error) -> str:
-    where = f"the database {file.path}" if file is not None else "the database"
-    if getattr(error, "sqlite_errorcode", 0) == sqlite3.SQLITE_READONLY_DIRECTORY:
-        return (
-            f"{where} cannot be opened read-only here: its directory is not writable, so SQLite cannot create the "
-            "-shm file of a WAL database; let this user write the directory, or open it with a URI ending in "
-            "?immutable=1&uri=true if no process writes it"
-        )
-    why = (
-        "opened with mode=ro or immutable=1" if file is not None and file.read_only else "this process cannot write it"
-    )
-    return f"{where} is read-only ({why}): reading works, writing is refused"
 
 
 class Store:
@@ -186,12 +70,12 @@ class Store:
         """
         self.url = make_url(url if url is not None else default_url())
         self._file = sqlite_file(self.url)
-        if self._file is not None and self._file.created_if_missing and not _is_read_only(self._file):
+        if self._file is not None and self._file.created_if_missing and not is_read_only(self._file):
             self._file.path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(self.url, **engine_options)
-        self._read_only = _is_read_only(self._file)
+        self._read_only = is_read_only(self._file)
         if self.url.get_backend_name() == "sqlite":
-            _configure_sqlite(self.engine, self._file, read_only=self._read_only)
+            configure_sqlite(self.engine, self._file, read_only=self._read_only)
         # Objects stay readable after the session ends: callers return clients from `with store.session()`.
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(
@@ -202,17 +86,17 @@ class Store:
         self._lock = threading.Lock()
         #: The key file in use, when the key comes from one.
         self.key_file: Path | None = None
-        self._cipher: encryption.SecretCipher | None = None
-        configured = key if key is not None else os.environ.get(encryption.KEY_VARIABLE) or None
+        self._cipher: SecretCipher | None = None
+        configured = key if key is not None else os.environ.get(KEY_VARIABLE) or None
         if configured is not None:
-            self._use_cipher(encryption.SecretCipher(configured))
+            self._use_cipher(SecretCipher(configured))
         elif self._file is not None:
-            self.key_file = encryption.key_file_for(self._file.path)
+            self.key_file = key_file_for(self._file.path)
         elif self.url.get_backend_name() == "sqlite":
-            self._use_cipher(encryption.SecretCipher(encryption.generate_store_key()))
+            self._use_cipher(SecretCipher(generate_store_key()))
 
-    def _use_cipher(self, cipher: encryption.SecretCipher) -> None:
-        self._cipher = encryption.register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
+    def _use_cipher(self, cipher: SecretCipher) -> None:
+        self._cipher = register_store_key(self.engine, cipher, check=False)  # checked lazily, see check_key
 
     def __repr__(self) -> str:
         return f"Store({self.url.render_as_string(hide_password=True)!r})"
@@ -247,7 +131,7 @@ class Store:
         with factory() as session, session.begin():
             yield session
 
-    def _load_key(self) -> encryption.SecretCipher | None:
+    def _load_key(self) -> SecretCipher | None:
         """The cipher, reading or creating the key file at first use."""
         with self._lock:
             if self._cipher is None and self.key_file is not None:
@@ -260,19 +144,15 @@ class Store:
                 if self._read_only and not os.path.lexists(self.key_file):
                     raise StoreKeyError(
                         f"the key file {self.key_file} does not exist, and a read-only store creates none: pass the "
-                        f"key (Store(url, key=...), ${encryption.KEY_VARIABLE}) or open the database writable once"
+                        f"key (Store(url, key=...), ${KEY_VARIABLE}) or open the database writable once"
                     )
-                self._use_cipher(encryption.SecretCipher(encryption.load_or_create_key_file(self.key_file)))
+                self._use_cipher(SecretCipher(load_or_create_key_file(self.key_file)))
             return self._cipher
 
     def _stored_verifier(self) -> str | None:
         """The database's key check, or None when it has none (yet)."""
         with self.engine.connect() as connection:
-            return encryption.read_key_check(connection)
-
-    def _staged_key_file(self) -> Path:
-        assert self.key_file is not None
-        return self.key_file.with_name(self.key_file.name + ".new")
+            return read_key_check(connection)
 
     def check_key(self) -> None:
         """Refuse a missing or wrong key before anything is read or written with it.
@@ -283,49 +163,41 @@ class Store:
         Raises:
             StoreKeyError: no key is configured, or it is not the database's key.
         """
-        if self.key_file is not None and self._staged_key_file().exists():
+        if self.key_file is not None and staged_key_file(self.key_file).exists():
             self._settle_staged_key_file()
         cipher = self._load_key()
         if cipher is None:
-            raise encryption.missing_key()
+            raise missing_key()
         verifier = self._stored_verifier()
         if verifier is None and not self._read_only:  # a read-only store cannot store one (nor write secrets)
             # A write transaction from its first statement: on SQLite a read transaction that later writes fails
             # at once ("database is locked") when another process wrote in between, as processes opening a new
             # database together do; BEGIN IMMEDIATE waits for the write lock instead.
             with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = encryption.read_key_check(connection)
-                if verifier is None and not encryption.has_key_check_table(connection):
+                verifier = read_key_check(connection)
+                if verifier is None and not has_key_check_table(connection):
                     # Below revision 0002: nowhere to store a key check, and no secret encrypted yet.
-                    raise SchemaVersionError(migrations.current_revision(connection), migrations.head_revision())
+                    raise SchemaVersionError(schema_version.current_revision(connection), schema_version.HEAD_REVISION)
                 if verifier is None:
                     try:
                         with connection.begin_nested():
                             connection.execute(
-                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=encryption.seal_key_check(cipher))
+                                key_check.insert().values(ID=KEY_CHECK_ID, Verifier=seal_key_check(cipher))
                             )
                     except IntegrityError:  # another process stored its check first (PostgreSQL)
-                        verifier = encryption.read_key_check(connection)
+                        verifier = read_key_check(connection)
         if verifier is not None:
-            encryption.verify(cipher, verifier)
+            verify(cipher, verifier)
         self._key_checked = True
 
     def _settle_staged_key_file(self) -> None:
         assert self.key_file is not None
-        staged = self._staged_key_file()
-        verifier = self._stored_verifier()
-        staged_cipher = encryption.SecretCipher(encryption.read_key_file(staged, check=False))
-        try:
-            if verifier is None:
-                raise StoreKeyError("no key check")
-            encryption.verify(staged_cipher, verifier)
-        except StoreKeyError:
-            staged.unlink(missing_ok=True)  # the rekey did not commit: the old key file is right
-            return
-        encryption.check_key_file(staged)  # the database's key from now on: refused (never deleted) if not private
-        encryption.replace_key_file(self.key_file, staged)  # the rekey committed: finish it
-        with self._lock:
-            self._cipher = None
+        if settle_staged_key_file(self.engine, self.key_file):
+            with self._lock:
+                self._cipher = None  # the key file changed: read it again
+
+    def _forget_key_check(self) -> None:
+        self._key_checked = False  # a rekey's commit may have happened: the next session settles the key
 
     def rekey(self, new_key: str | bytes) -> None:
         """Re-encrypt every stored secret with `new_key`, in one transaction, and use it from now on.
@@ -339,48 +211,24 @@ class Store:
         Raises:
             StoreKeyError: the current key is missing or wrong, or `new_key` is malformed; nothing is changed.
         """
-        new_cipher = encryption.SecretCipher(new_key)
+        new_cipher = SecretCipher(new_key)
         self.check_key()
         old_cipher = self._load_key()
         assert old_cipher is not None
-        staged: Path | None = None
-        if self.key_file is not None:
-            staged = self._staged_key_file()
-            staged.unlink(missing_ok=True)
-            encryption.write_key_file(
-                staged, new_key.decode("ascii") if isinstance(new_key, bytes) else new_key.strip()
-            )
-        committing = False
-        try:
-            with self.engine.execution_options(**{SQLITE_BEGIN_IMMEDIATE: True}).begin() as connection:
-                verifier = encryption.read_key_check(connection, lock=True)
-                if verifier is None:
-                    raise StoreKeyError("the database has no key check; open a session first")
-                encryption.verify(old_cipher, verifier)
-                for secret_table, key_columns, secret_columns in _secret_columns():
-                    _reencrypt(connection, secret_table, key_columns, secret_columns, old_cipher, new_cipher)
-                connection.execute(
-                    update(key_check)
-                    .where(key_check.c.ID == KEY_CHECK_ID)
-                    .values(Verifier=encryption.seal_key_check(new_cipher))
-                )
-                committing = True
-        except BaseException:
-            # Before COMMIT was sent the staged key is worthless; after, the outcome is unknown (e.g. a lost
-            # connection) and the staged file is kept for check_key to settle against the database.
-            if staged is not None and not committing:
-                staged.unlink(missing_ok=True)
-            if committing:
-                self._key_checked = False  # the next session settles which key the database holds
-            raise
-        if self.key_file is not None and staged is not None:
-            encryption.replace_key_file(self.key_file, staged)
+        rekey_database(
+            self.engine,
+            old_cipher,
+            new_cipher,
+            new_key,
+            key_file=self.key_file,
+            outcome_unknown=self._forget_key_check,
+        )
         with self._lock:
             self._use_cipher(new_cipher)
 
     def check_schema(self) -> None:
         """Raise SchemaVersionError unless the database is at the head revision."""
-        head = migrations.head_revision()
+        head = schema_version.HEAD_REVISION
         current = self.current_revision()
         if current != head:
             raise SchemaVersionError(current, head)
@@ -389,23 +237,27 @@ class Store:
     def current_revision(self) -> str | None:
         """The schema revision of the database; None for a database without oauth2store's tables."""
         with self.engine.connect() as connection:
-            return migrations.current_revision(connection)
+            return schema_version.current_revision(connection)
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or migrate the schema up to `revision` (the newest by default), in one transaction.
 
         Migrating stored plaintext secrets to encrypted ones (revision 0002) needs the key.
         """
+        from . import _migrations  # alembic is loaded only to migrate: opening a store must not pay for it
+
         self._load_key()
-        self._migrate(migrations.upgrade, revision)
+        self._migrate(_migrations.upgrade, revision)
 
     def downgrade(self, revision: str) -> None:
         """Migrate the schema down to `revision`; "base" drops every oauth2store table.
 
         Going below revision 0002 decrypts the stored secrets again, which needs the key.
         """
+        from . import _migrations  # alembic is loaded only to migrate: opening a store must not pay for it
+
         self._load_key()
-        self._migrate(migrations.downgrade, revision)
+        self._migrate(_migrations.downgrade, revision)
 
     def _migrate(self, step: Callable[[Connection, str], None], revision: str) -> None:
         """Run a migration in one transaction; on SQLite with foreign keys off, as SQLite's ALTER TABLE recipe says.
@@ -430,36 +282,3 @@ class Store:
                 if sqlite:
                     assert driver is not None
                     driver.execute("PRAGMA foreign_keys = ON")
-
-
-def _secret_columns() -> list[tuple[Table, list[str], list[str]]]:
-    """Every table with encrypted columns: (table, primary key column names, encrypted column names)."""
-    found = []
-    for mapped in Base.metadata.sorted_tables:
-        encrypted = [c.name for c in mapped.columns if isinstance(c.type, encryption.EncryptedText)]
-        if encrypted:
-            found.append((mapped, [c.name for c in mapped.primary_key.columns], encrypted))
-    return found
-
-
-def _reencrypt(
-    connection: Connection,
-    mapped: Table,
-    key_columns: list[str],
-    secret_columns: list[str],
-    old: encryption.SecretCipher,
-    new: encryption.SecretCipher,
-) -> None:
-    """Open with `old` and seal with `new` every value of the columns, bound to the same rows, read raw."""
-    raw = table(mapped.name, *(sql_column(name) for name in key_columns + secret_columns))
-    for row in connection.execute(select(raw)).mappings().all():
-        key = encryption.row_key(row[name] for name in key_columns)
-        assert key is not None  # a stored row has its whole primary key
-        values = {}
-        for name in secret_columns:
-            if row[name] is not None:
-                binding = encryption.Binding(mapped.name, name, key)
-                values[name] = new.seal(old.unseal(row[name], binding), binding)
-        if values:
-            condition = [raw.c[name] == row[name] for name in key_columns]
-            connection.execute(update(raw).where(*condition).values(**values))

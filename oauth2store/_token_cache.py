@@ -23,9 +23,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine, bindparam, event, select
 from sqlalchemy.orm import Session
 
-from ._encryption import unseal_value
+from ._encryption.columns import unseal_value
+from ._sqlite import SQLITE_BEGIN_IMMEDIATE
 from ._state import state_of
-from ._store import SQLITE_BEGIN_IMMEDIATE, Store
+from ._store import Store
 from ._tokens import Token
 from .models._locks import lock_row
 from .models.access_token import CLIENT_CREDENTIALS, AccessToken, token_hash

@@ -7,17 +7,27 @@ snapshot of a client definition those calls need (the models layer makes it from
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ._client_auth import ClientIdentity, authenticate
-from ._errors import OAuthServerError, ProtocolError
-from ._transport import HttpResponse, TlsSettings, Transport
+from ._errors import OAuthServerError, Problem, ProtocolError
+from ._http.transport import Transport
+from ._http.values import HttpResponse, TlsSettings
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)
+#: The longest expires_in accepted: 2^31 - 1 seconds (about 68 years), what servers send for "never expires".
+MAX_EXPIRES_IN = 2**31 - 1
+#: RFC 6749 Appendix A.12: access-token = 1*VSCHAR (%x20-7E); anything else cannot go into an Authorization header.
+_VSCHAR = re.compile(r"[\x20-\x7e]+")
+#: RFC 6749 Appendix A.13 / A.4: a token type is a name, a scope blank-separated tokens of NQCHAR.
+_TOKEN_TYPE = re.compile(r"[\x21-\x7e]+")
+_SCOPE = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+( [\x21\x23-\x5b\x5d-\x7e]+)*")
 
 
 @dataclass(frozen=True)
@@ -115,8 +125,11 @@ def process_token_response(
     now: datetime,
     requested_scope: str | None,
     default_lifetime: timedelta = DEFAULT_LIFETIME,
+    unstorable: Callable[[str, str | None], list[Problem]] = lambda token_type, scope: [],
 ) -> Token:
     """The Token of a successful token response (RFC 6749 §5.1).
+
+    `unstorable(token_type, scope)` says what of the answer the caller's store could not keep (its column rules).
 
     Raises:
         OAuthServerError: the server refused (RFC 6749 §5.2).
@@ -130,16 +143,33 @@ def process_token_response(
     token_type = body.get("token_type")
     if not isinstance(access_token, str) or not access_token:
         raise ProtocolError(response.url, "the token response has no access_token", response.status_code)
+    if not _VSCHAR.fullmatch(access_token):
+        reason = "the access_token holds characters other than visible ASCII (RFC 6749 Appendix A.12)"
+        raise ProtocolError(response.url, reason, response.status_code)
     if not isinstance(token_type, str) or not token_type:
         raise ProtocolError(response.url, "the token response has no token_type", response.status_code)
     expires_in = body.get("expires_in")
     if expires_in is None:
         lifetime = default_lifetime
-    elif isinstance(expires_in, int | float) and not isinstance(expires_in, bool) and expires_in > 0:
+    elif (
+        isinstance(expires_in, int | float)
+        and not isinstance(expires_in, bool)
+        and math.isfinite(expires_in)
+        and 0 < expires_in <= MAX_EXPIRES_IN
+    ):
         lifetime = timedelta(seconds=expires_in)
     else:
-        raise ProtocolError(response.url, "expires_in must be a positive number", response.status_code)
+        reason = f"expires_in must be a positive number of seconds up to {MAX_EXPIRES_IN}"
+        raise ProtocolError(response.url, reason, response.status_code)
     scope = body.get("scope")
+    if not _TOKEN_TYPE.fullmatch(token_type):
+        raise ProtocolError(response.url, "token_type is not a token type name (RFC 6749 A.13)", response.status_code)
+    if isinstance(scope, str) and scope and not _SCOPE.fullmatch(scope):
+        raise ProtocolError(response.url, "scope is not a list of scope tokens (RFC 6749 A.4)", response.status_code)
+    problems = unstorable(token_type, scope if isinstance(scope, str) else None)
+    if problems:
+        detail = "; ".join(str(p) for p in problems)
+        raise ProtocolError(response.url, f"the token response cannot be stored: {detail}", response.status_code)
     granted = scope if isinstance(scope, str) else requested_scope  # RFC 6749 §5.1: omitted = as requested
     return Token(access_token, token_type, now + lifetime, normalize_scope(granted), now)
 

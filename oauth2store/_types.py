@@ -61,10 +61,9 @@ class DeprecatedKeyAlgorithm(StrEnum):
 
 
 #: JWS algorithms IRIS accepts in the client metadata's `*_signed_response_alg` members.
-SIGNING_ALGORITHMS: tuple[str, ...] = (
-    "RS256", "RS384", "RS512", "HS256", "HS384", "HS512",
-    "ES256", "ES384", "ES512", "PS256", "PS384", "PS512",
-)  # fmt: skip
+SIGNING_ALGORITHMS: tuple[str, ...] = tuple(
+    f"{family}{bits}" for family in ("RS", "HS", "ES", "PS") for bits in (256, 384, 512)
+)
 #: JWE key-management algorithms of the `*_encrypted_response_alg` members.
 KEY_MANAGEMENT_ALGORITHMS: tuple[str, ...] = ("none", "RSA1_5", "RSA-OAEP", "A128KW", "A192KW", "A256KW", "dir")
 #: JWE content-encryption algorithms of the `*_encrypted_response_enc` members.

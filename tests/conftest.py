@@ -22,7 +22,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, ServerDefinition, Store
-from oauth2store._encryption import KEY_VARIABLE, generate_store_key
+from oauth2store._encryption.cipher import generate_store_key
+from oauth2store._encryption.registry import KEY_VARIABLE
 
 # Every store in the tests (and in the subprocesses they start) encrypts its secrets with one key for the run;
 # tests of the key file and of missing keys remove it with monkeypatch.

@@ -34,8 +34,9 @@ Handler = Callable[[Seen], Reply]
 class LocalServer:
     """A threaded loopback server answering every request with `handler(request)`; records what it saw."""
 
-    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self, handler: Handler, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> None:
         self.handler = handler
+        self.host = host
         self.seen: list[Seen] = []
         outer = self
 
@@ -74,7 +75,7 @@ class LocalServer:
             do_PUT = _serve
             do_DELETE = _serve
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd = ThreadingHTTPServer((host, 0), _Handler)
         self.httpd.daemon_threads = True
         if tls is not None:
             self.httpd.socket = tls.wrap_socket(self.httpd.socket, server_side=True)
@@ -83,7 +84,7 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        return f"{self.scheme}://127.0.0.1:{self.httpd.server_address[1]}"
+        return f"{self.scheme}://{self.host}:{self.httpd.server_address[1]}"
 
     def __enter__(self) -> LocalServer:
         self.thread.start()
@@ -112,6 +113,6 @@ class RoutedServer(LocalServer):
 
 
 @contextmanager
-def serve(handler: Handler, tls: ssl.SSLContext | None = None) -> Iterator[LocalServer]:
-    with LocalServer(handler, tls) as server:
+def serve(handler: Handler, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iterator[LocalServer]:
+    with LocalServer(handler, tls, host) as server:
         yield server

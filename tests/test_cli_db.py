@@ -11,7 +11,7 @@ import pytest
 from cli_shell import EXIT_DATABASE, EXIT_KEY, EXIT_SCHEMA, EXIT_USAGE, ISSUER, SVC, Shell
 
 from oauth2store import generate_store_key
-from oauth2store._encryption import KEY_VARIABLE
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._migrations import head_revision
 
 

@@ -16,7 +16,7 @@ from oidc_provider import OidcProvider
 from sqlalchemy import select
 
 from oauth2store import Base, ServerDefinition, SSLConfiguration, Store, X509Credentials
-from oauth2store.models.base import Validated
+from oauth2store.models._validated import Validated
 
 #: The members of a private JWK that are the private key (RFC 7518 §6.2.2, §6.3.2).
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")

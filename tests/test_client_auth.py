@@ -14,8 +14,8 @@ from oracles import jws_parts, rsa_thumbprint, verify_jws
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, ClientIdentity, KeyMaterialError, SigningKey, X509Credentials, signing_key
-from oauth2store._client_auth import JWT_BEARER, STRATEGIES, authenticate
+from oauth2store import Client, KeyMaterialError, SigningKey, X509Credentials, signing_key
+from oauth2store._client_auth import JWT_BEARER, STRATEGIES, ClientIdentity, authenticate
 from oauth2store._jwx.jws import sign
 
 NOW = 1_800_000_000.0

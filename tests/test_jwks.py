@@ -230,7 +230,7 @@ def test_every_failure_leaves_the_cached_jwks(
     local: tuple[Store, Any, JWKSServer], reply: Reply, error: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     store, _server, jwks_server = local
-    monkeypatch.setattr("oauth2store._transport.DEFAULT_TIMEOUT", (1.0, 0.5))
+    monkeypatch.setattr("oauth2store._http.transport.DEFAULT_TIMEOUT", (1.0, 0.5))
     with store.session() as session:
         open_client(session).RefreshJWKS()
         good = open_client(session).server_definition.public_jwks

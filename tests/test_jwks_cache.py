@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oauth2store._server_jwks import NEVER_EXPIRES, NOT_CACHEABLE, CachePolicy, expiry_from_headers, is_expired
+from oauth2store._cache_expiry import NEVER_EXPIRES, NOT_CACHEABLE, CachePolicy, expiry_from_headers, is_expired
 
 NOW = 1_700_000_000.0
 POLICY = CachePolicy(default=300, floor=60, ceiling=3600)

@@ -173,3 +173,9 @@ def test_any_claims(claims: Any) -> None:
 @given(st.binary(max_size=64))
 def test_any_payload_bytes(payload: bytes) -> None:
     assert outcome(signed({"alg": "RS256", "kid": "k1"}, payload)) is None
+
+
+def test_verifiable_algorithms_are_those_python_jose_has_a_key_class_for() -> None:
+    """`VERIFIABLE` is written out (python-jose is loaded only to verify); it must be what python-jose can do."""
+    asymmetric = [name for name, entry in algorithms.SIGNING.items() if entry.has_key_pair]
+    assert {name for name in asymmetric if jose_jwk.get_key(name) is not None} == jws.VERIFIABLE

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from oauth2store import SchemaVersionError, Store, generate_store_key, register_store_key
-from oauth2store._encryption import read_key_check
+from oauth2store._encryption.key_check import read_key_check
 from oauth2store._migrations import head_revision
 
 

@@ -31,7 +31,7 @@ from oauth2store import (
     generate_store_key,
     signing_key,
 )
-from oauth2store._encryption import KEY_VARIABLE
+from oauth2store._encryption.registry import KEY_VARIABLE
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -11,8 +11,10 @@ from alembic.runtime.migration import MigrationContext
 from factories import read_back, store_every_secret
 from sqlalchemy import inspect, text
 
-from oauth2store import Base, Store, StoreKeyError
-from oauth2store._encryption import KEY_CHECK_PLAINTEXT, KEY_VARIABLE, SEALED_PREFIX, SecretCipher
+from oauth2store import Base, Store, StoreKeyError, _migrations, _schema_version
+from oauth2store._encryption.cipher import SEALED_PREFIX, SecretCipher
+from oauth2store._encryption.key_check import KEY_CHECK_PLAINTEXT
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._migrations import VERSION_TABLE, head_revision
 
 
@@ -20,6 +22,25 @@ def test_models_and_migrations_agree(store: Store) -> None:
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def test_head_revision_constant_is_the_newest_migration() -> None:
+    """The schema check reads the head from a constant (no alembic at start-up): it must be alembic's head."""
+    assert head_revision() == _schema_version.HEAD_REVISION
+
+
+def test_version_is_read_as_alembic_reads_it(store_url: str) -> None:
+    """The plain SELECT of the schema check and alembic's own reading agree at every revision and with none."""
+    with Store(store_url) as store:
+        for step in ("none", "0001", "0002", "head", "base"):
+            if step == "head":
+                store.upgrade()
+            elif step == "base":
+                store.downgrade("base")
+            elif step != "none":
+                store.upgrade(step)
+            with store.engine.connect() as connection:
+                assert _schema_version.current_revision(connection) == _migrations.current_revision(connection)
 
 
 def test_upgrade_downgrade_upgrade(store_url: str) -> None:

@@ -14,9 +14,10 @@ from factories import new_client, new_server
 from sqlalchemy import make_url
 
 from oauth2store import Client, OAuth2StoreError, Store, generate_store_key
-from oauth2store._encryption import KEY_VARIABLE, read_key_check
+from oauth2store._encryption.key_check import read_key_check
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._errors import ReadOnlyStoreError
-from oauth2store._store import sqlite_file
+from oauth2store._sqlite import sqlite_file
 
 
 @pytest.mark.parametrize(

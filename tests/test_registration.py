@@ -19,7 +19,6 @@ from oauth2store import (
     AccessToken,
     AgentClient,
     Client,
-    ClientMetadata,
     ClientNotUsableError,
     InsecureEndpointError,
     KeyMaterialError,
@@ -31,13 +30,14 @@ from oauth2store import (
     TransportError,
     ValidationError,
 )
+from oauth2store._http.values import HttpResponse
 from oauth2store._registration import (
     RegistrationResponse,
     build_registration_request,
     process_registration_response,
     secret_expiry_problem,
 )
-from oauth2store._transport import HttpResponse
+from oauth2store.models._registration import registration_rules
 
 RESOURCE = "urn:test:api"
 
@@ -322,7 +322,7 @@ def test_an_answer_that_cannot_be_stored_is_deleted_at_the_server(store: Store) 
         _fault_client(store, fault.url, "unstorable")
         error = refused_and_unchanged(store, "unstorable", ProtocolError)
         assert "token_endpoint_auth_method" in str(error) and "issued-secret" not in str(error)
-    assert [(seen.method, seen.path) for seen in fault.seen] == [("POST", "/reg")]
+    assert [(seen.method, seen.path) for seen in fault.seen] == [("POST", "/reg"), ("DELETE", "/reg/issued")]
 
 
 def test_a_storable_looking_answer_refused_on_save_rolls_back_and_deletes_the_orphan(store: Store) -> None:
@@ -503,9 +503,8 @@ def test_build_request_signing_alg_jwks_uri_and_update() -> None:
 
 
 def process(response: HttpResponse, **options: Any) -> RegistrationResponse:
-    """process_registration_response with the rules of the stored client metadata members."""
-    rules = {name: rules for name, (_key, rules) in ClientMetadata.property_rules().items()}
-    return process_registration_response(response, rules, **options)
+    """process_registration_response with the rules of a stored client and its metadata members."""
+    return process_registration_response(response, registration_rules(Client), **options)
 
 
 def _response(status: int, body: Any) -> HttpResponse:

@@ -12,8 +12,18 @@ import pytest
 from factories import new_client, new_server, read_back, self_signed, store_every_secret
 from sqlalchemy import text, update
 
-from oauth2store import AccessToken, Client, ClientKey, Store, StoreKeyError, X509Credentials, generate_store_key
-from oauth2store._encryption import KEY_VARIABLE, SecretCipher
+from oauth2store import (
+    AccessToken,
+    Client,
+    ClientKey,
+    Store,
+    StoreKeyError,
+    ValidationError,
+    X509Credentials,
+    generate_store_key,
+)
+from oauth2store._encryption.cipher import SecretCipher
+from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._token_cache import StoreReader
 
 
@@ -150,20 +160,22 @@ def test_a_failed_read_leaves_no_ciphertext_behind(store: Store) -> None:
             attacker.client_secret  # noqa: B018
 
 
-def test_a_renamed_row_keeps_its_secrets(store: Store) -> None:
+def test_a_saved_row_keeps_its_key_and_its_secrets(store: Store) -> None:
+    """A primary key never changes once saved (IRIS IdKey), so a secret stays bound to the row it was sealed for."""
     certificate, key = self_signed("password-1234", key_type="rsa")
     with store.session() as db:
         db.add(
             X509Credentials(alias="old", certificate=certificate, private_key=key, private_key_password="password-1234")
         )
-    with store.session() as db:
+    with pytest.raises(ValidationError, match="alias: cannot change"), store.session() as db:
         credentials = db.get(X509Credentials, "old")
         assert credentials is not None
         credentials.alias = "new"
     with store.session() as db:
-        renamed = db.get(X509Credentials, "new")
-        assert renamed is not None and renamed.private_key_password == "password-1234"
-        assert renamed.private_key == key
+        kept = db.get(X509Credentials, "old")
+        assert kept is not None and kept.private_key_password == "password-1234"
+        assert kept.private_key == key
+        assert db.get(X509Credentials, "new") is None
 
 
 def test_every_secret_round_trips_and_updates(store: Store) -> None:

@@ -12,7 +12,7 @@ import pytest
 from factories import new_client, new_server
 
 from oauth2store import Client, Store, StoreKeyError, generate_store_key
-from oauth2store._encryption import KEY_VARIABLE
+from oauth2store._encryption.registry import KEY_VARIABLE
 
 
 @pytest.fixture
@@ -87,9 +87,9 @@ def test_a_staged_key_file_others_can_read_is_refused_not_deleted(
         def crash(path: Path, staged: Path) -> None:
             raise KeyboardInterrupt("killed between the commit and the rename")
 
-        from oauth2store import _encryption
+        from oauth2store._encryption import key_files
 
-        monkeypatch.setattr(_encryption, "replace_key_file", crash)
+        monkeypatch.setattr(key_files, "replace_key_file", crash)
         with pytest.raises(KeyboardInterrupt):
             store.rekey(new_key)
         monkeypatch.undo()

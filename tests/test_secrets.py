@@ -25,8 +25,9 @@ from oauth2store import (
     generate_store_key,
     register_store_key,
 )
-from oauth2store import _encryption as secrets_module
-from oauth2store._encryption import KEY_VARIABLE
+from oauth2store._encryption import cipher as secrets_module
+from oauth2store._encryption import key_files
+from oauth2store._encryption.registry import KEY_VARIABLE
 
 PG_DUMP = "/usr/bin/pg_dump"
 
@@ -237,7 +238,7 @@ def test_rekey_interrupted_after_commit_finishes_on_open(tmp_path: Path, monkeyp
         def crash(path: Path, staged: Path) -> None:
             raise KeyboardInterrupt("killed between the commit and the rename")
 
-        monkeypatch.setattr(secrets_module, "replace_key_file", crash)
+        monkeypatch.setattr(key_files, "replace_key_file", crash)
         new_key = generate_store_key()
         with pytest.raises(KeyboardInterrupt):
             store.rekey(new_key)

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 
 import pytest
 from factories import TestCA
 from local_servers import Reply, Seen, serve
 
-from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, Transport, TransportError
+from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, TransportError
 from oauth2store._errors import KeyMaterialError, url_without_query
-from oauth2store._transport import check_endpoint, is_loopback, parse_json_object
+from oauth2store._http.endpoints import check_endpoint, is_loopback
+from oauth2store._http.transport import Transport, _retry_after
+from oauth2store._http.values import parse_json_object
 
 
 class Sleeps:
@@ -223,3 +226,113 @@ def test_tls_checks_the_host_name(ca: TestCA) -> None:
         client, _ = transport(tls=TlsSettings("private", certificate_authorities=ca.pem), retry=RetryPolicy(attempts=1))
         with pytest.raises(TransportError, match="TLS"):
             client.get(server.url)
+
+
+# -- hostile Retry-After values ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("nan", None), ("NaN", None), ("inf", None), ("-inf", None), ("infinity", None), ("1e400", None),
+        ("-5", None), ("3.5", None), ("0x10", None), ("garbage", None), ("", None), ("9" * 5000, 30.0),
+        ("12", 12.0), ("0", 0.0), ("99999999999999999999", 30.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("Fri, 31 Dec 9999 23:59:59 GMT", 30.0),
+        ("Mon, 01 Jan 2024 00:00:10 GMT", 10.0), ("Mon, 99 Foo 2024 99:99:99 GMT", None),
+    ],
+)  # fmt: skip
+def test_retry_after_values_are_sane_seconds_or_absent(value: str, expected: float | None) -> None:
+    now = 1704067200.0  # 2024-01-01T00:00:00Z
+    seen = _retry_after({"Retry-After": value}, lambda: now)
+    assert seen is None or (math.isfinite(seen) and seen >= 0)
+    jitter = 0.1  # what the policy waits without a usable Retry-After: rand 0.5 times base_delay 0.2
+    delay = RetryPolicy(max_retry_after=30.0).delay(1, seen, lambda: 0.5)
+    assert delay == (jitter if expected is None else expected)
+
+
+def test_retry_policy_never_sleeps_a_non_finite_or_negative_time() -> None:
+    policy = RetryPolicy(max_retry_after=30.0)
+    for value in (float("nan"), float("inf"), float("-inf"), -1.0, 1e300):
+        assert 0.0 <= policy.delay(1, value, lambda: 0.5) <= 30.0
+
+
+def test_hostile_retry_after_from_a_server_is_capped() -> None:
+    answers = iter([Reply(503, headers={"Retry-After": "nan"}), Reply(429, headers={"Retry-After": "inf"}),
+                    Reply(503, headers={"Retry-After": "-7"}), Reply(200)])  # fmt: skip
+    with serve(lambda _: next(answers)) as server:
+        client, sleeps = transport(retry=RetryPolicy(attempts=4, base_delay=0.1, max_retry_after=20))
+        assert client.get(server.url).status_code == 200
+    assert all(0.0 <= s <= 20.0 for s in sleeps.calls) and len(sleeps.calls) == 3
+
+
+# -- URLs that parsers read differently ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example:1234\\@127.0.0.1/token",  # urlsplit: 127.0.0.1; urllib3 (and so requests): evil.example
+        "http://127.0.0.1\\@evil.example/token",
+        "https://user:pw@as.example.com/token",
+        "http://evil.example%2f@127.0.0.1/token",
+        "http://127.0.0.1:80@evil.example/",
+        "http://127.0.0.1/to ken",
+        "http://127.0.0.1/\ttoken",
+        "http://127.0.0.1/token\n",
+        "http://127.0.0.1/\x00",
+        "https://\uff11\uff12\uff17.\uff10.\uff10.\uff11/token",  # fullwidth digits: IDNA maps them to 127.0.0.1
+        "https://[fe80::1%25eth0]/token",
+        "http://[::1/token",
+        "http://127.0.0.1:0/token",
+        "https://as.example.com:99999/token",
+        "https://as.example.com\u200b/token",
+    ],
+)
+def test_ambiguous_urls_are_refused(url: str) -> None:
+    with pytest.raises(InsecureEndpointError) as caught:
+        check_endpoint(url, allow_insecure_http=True)
+    assert "pw" not in str(caught.value)
+
+
+def test_ambiguous_url_is_refused_before_any_request() -> None:
+    with serve(lambda _: Reply(200, {})) as server:
+        port = server.httpd.server_address[1]
+        client, _ = transport()
+        with pytest.raises(InsecureEndpointError, match="backslash"):
+            client.post_form(f"http://127.0.0.1:{port}\\@127.0.0.1:{port}/token", {"client_secret": "s"})
+    assert server.seen == []
+
+
+# -- private addresses named by a remote issuer ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "issuer", "options", "allowed"),
+    [
+        ("https://10.0.0.5/token", "https://as.example.com", {}, False),
+        ("https://169.254.169.254/latest/meta-data", "https://as.example.com", {}, False),
+        ("https://[::ffff:127.0.0.1]/jwks", "https://as.example.com", {}, False),
+        ("https://[fd00::1]/jwks", "https://as.example.com", {}, False),
+        ("https://localhost/jwks", "https://as.example.com", {}, False),
+        ("https://0.0.0.0/jwks", "https://as.example.com", {}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com", {}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com", {"allow_insecure_http": True}, False),
+        ("http://127.0.0.1:8080/token", "https://as.example.com",
+         {"allow_insecure_http": True, "allow_private_network": True}, True),
+        ("https://10.0.0.5/token", "https://as.example.com", {"allow_private_network": True}, True),
+        ("https://10.0.0.5/token", "https://10.0.0.5", {}, True),  # the issuer's own host was chosen, not named
+        ("https://10.0.0.6/token", "https://10.0.0.5", {}, False),
+        ("http://127.0.0.1:8080/token", "http://127.0.0.1:9000", {}, True),  # a local issuer: development
+        ("http://localhost:8080/token", "http://localhost:9000", {}, True),
+        ("http://127.0.0.1:8080/token", None, {}, True),  # no issuer: a URL the caller chose
+        ("https://93.184.216.34/token", "https://as.example.com", {}, True),
+    ],
+)  # fmt: skip
+def test_private_addresses_only_for_local_issuers_or_when_allowed(
+    url: str, issuer: str | None, options: dict[str, bool], allowed: bool
+) -> None:
+    if allowed:
+        check_endpoint(url, issuer=issuer, **options)
+    else:
+        with pytest.raises(InsecureEndpointError):
+            check_endpoint(url, issuer=issuer, **options)

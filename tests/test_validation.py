@@ -22,7 +22,7 @@ from oauth2store._types import (
     ClientType,
     TokenEndpointAuthMethod,
 )
-from oauth2store.models.base import Validated
+from oauth2store.models._validated import Validated
 
 MODELS: list[type[Validated]] = [
     Client,
@@ -171,3 +171,24 @@ def test_every_property_has_its_iris_name(model: type[Validated]) -> None:
     assert rules
     for name, (_key, rule) in rules.items():
         assert rule.iris_name, name
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://evil.example:1234\\@127.0.0.1/token",
+        "https://user:pw@as.example.com/token",
+        "http://[::1",
+        "https://as.example.com/a b",
+        "https://as.example.com:0/",
+        "https://\u00e9xample.com/",
+    ],
+)
+def test_ambiguous_urls_are_refused_for_every_uri_property(url: str) -> None:
+    for model, name in [(ServerMetadata, "token_endpoint"), (ServerDefinition, "issuer_endpoint"),
+                        (ClientMetadata, "jwks_uri"), (ClientMetadata, "registration_client_uri")]:  # fmt: skip
+        with pytest.raises(ValidationError, match=name) as caught:
+            model.validate_property(name, url)
+        assert "pw" not in str(caught.value)
+    with pytest.raises(ValidationError, match="redirect_uris"):
+        ClientMetadata.validate_property("redirect_uris", ["https://app.example.com/cb", url])

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from oauth2store._encryption import SecretCipher, missing_key, registered_cipher
+from oauth2store._encryption.cipher import SecretCipher
+from oauth2store._encryption.registry import missing_key, registered_cipher
 from oauth2store._errors import StoreKeyError
 
 revision: str = "0002"

@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from oauth2store._encryption import SEALED_PREFIX, Binding, SecretCipher, missing_key, registered_cipher, row_key
+from oauth2store._encryption.cipher import SEALED_PREFIX, Binding, SecretCipher, row_key
+from oauth2store._encryption.registry import missing_key, registered_cipher
 
 revision: str = "0004"
 down_revision: str | None = "0003"

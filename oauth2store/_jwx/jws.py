@@ -19,18 +19,18 @@ import hmac
 import json
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from functools import cache
+from typing import TYPE_CHECKING, Any, cast
 
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from jose import jwk as jose_jwk
-from jose import jws as jose_jws
-from jose.backends.base import Key
-from jose.exceptions import JOSEError
 
 from .._errors import JWTValidationError, KeyMaterialError
 from . import algorithms, base64url, jwk
 from .algorithms import Family, SigningAlgorithm
+
+if TYPE_CHECKING:
+    from jose.backends.base import Key
 from .jwt import json_object, unverified_header
 
 
@@ -106,14 +106,20 @@ def sign(claims: Mapping[str, Any], alg: str, key: object, *, kid: str | None = 
     return f"{signing_input}.{base64url.encode(signature)}"
 
 
-#: python-jose's key class for each asymmetric algorithm of the table it can verify (it has no RSASSA-PSS).
-_JOSE_KEYS: Mapping[str, type[Key]] = {
-    name: key_class
-    for name, entry in algorithms.SIGNING.items()
-    if entry.has_key_pair and (key_class := jose_jwk.get_key(name)) is not None
-}
-#: What `verify` can verify; the other algorithms of the table are refused as "alg".
-VERIFIABLE = frozenset(_JOSE_KEYS)
+#: What `verify` can verify: the asymmetric algorithms of the table except RSASSA-PSS, which python-jose lacks (a
+#: test checks this against python-jose's key classes); the other algorithms are refused as "alg". Written out
+#: rather than asked of python-jose, which is loaded only to verify (it costs start-up time to every process).
+VERIFIABLE = frozenset(
+    name for name, entry in algorithms.SIGNING.items() if entry.has_key_pair and entry.family != Family.RSASSA_PSS
+)
+
+
+@cache
+def _jose_keys() -> Mapping[str, type[Key]]:
+    """python-jose's key class for each algorithm of `VERIFIABLE`."""
+    from jose import jwk as jose_jwk  # loaded only to verify: importing oauth2store must not pay for it
+
+    return {name: key_class for name in VERIFIABLE if (key_class := jose_jwk.get_key(name)) is not None}
 
 
 def _shown(value: object) -> str:
@@ -150,9 +156,12 @@ def verify(
     if prepared is None:
         if not key.fits(alg):
             raise JWTValidationError("alg", f"{alg!r} does not fit key {_shown(kid)}")
-        prepared = key.prepared[alg] = _JOSE_KEYS[alg](key.key, alg)
+        prepared = key.prepared[alg] = _jose_keys()[alg](key.key, alg)
+    from jose import jws as jose_jws  # loaded only to verify: importing oauth2store must not pay for it
+    from jose.exceptions import JOSEError
+
     try:
-        payload = jose_jws.verify(token, cast(Key, prepared), algorithms=[alg])
+        payload = jose_jws.verify(token, cast("Key", prepared), algorithms=[alg])
     except JOSEError as error:
         raise JWTValidationError("signature", "does not verify") from error
     return json_object(payload, "payload")

@@ -7,7 +7,10 @@ from typing import TextIO
 
 import click
 
-from .. import _encryption as encryption
+from .._encryption.cipher import SecretCipher, generate_store_key
+from .._encryption.key_check import check_key
+from .._encryption.key_files import write_key_file
+from .._encryption.registry import KEY_VARIABLE
 from .._errors import StoreKeyError
 from .._migrations import head_revision
 from .._store import Store
@@ -87,7 +90,7 @@ def db_rekey(settings: Settings, /, new_key_file: TextIO | None, generate: bool,
     where = " and ".join(str(path) for path in (store.key_file, save_key) if path is not None)
     click.echo("re-encrypted every stored secret with the new key" + (f", now in {where}" if where else ""))
     if store.key_file is None:
-        click.echo(f"set ${encryption.KEY_VARIABLE} to the new key and restart every process that uses this database")
+        click.echo(f"set ${KEY_VARIABLE} to the new key and restart every process that uses this database")
 
 
 def _generated_key(store: Store, save_key: Path | None) -> str:
@@ -95,12 +98,12 @@ def _generated_key(store: Store, save_key: Path | None) -> str:
     if save_key is None and store.key_file is None:
         raise click.UsageError(
             f"this store's key does not come from a key file: add --save-key FILE so the new key is kept "
-            f"somewhere (then set ${encryption.KEY_VARIABLE} from it)"
+            f"somewhere (then set ${KEY_VARIABLE} from it)"
         )
-    new_key = encryption.generate_store_key()
+    new_key = generate_store_key()
     if save_key is not None:
         try:
-            encryption.write_key_file(save_key, new_key)
+            write_key_file(save_key, new_key)
         except FileExistsError:
             raise click.BadParameter(f"{save_key} exists; it is never overwritten", param_hint="--save-key") from None
     return new_key
@@ -120,7 +123,7 @@ def _holds_another_key(store: Store, key: str) -> bool:
     """True only when the database is known not to use `key` (a failed rekey whose commit may have happened must
     never lose the key the database now needs)."""
     try:
-        encryption.check_key(store.engine, encryption.SecretCipher(key))
+        check_key(store.engine, SecretCipher(key))
     except StoreKeyError:
         return True
     except Exception:

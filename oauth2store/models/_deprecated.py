@@ -8,11 +8,21 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, cast, overload
+
+from sqlalchemy.orm import Mapped
 
 from .._errors import Problem, ValidationError
-from .._types import AUTHENTICATION_TYPE_TO_METHOD
+from .._types import (
+    AUTHENTICATION_TYPE_TO_METHOD,
+    METHOD_TO_AUTHENTICATION_TYPE,
+    AuthenticationType,
+    DeprecatedEncryptionAlgorithm,
+    DeprecatedKeyAlgorithm,
+    DeprecatedSigningAlgorithm,
+)
 from .._validation import VALUELIST
+from .base import iris_property
 from .client_metadata import ClientMetadata
 
 if TYPE_CHECKING:
@@ -97,3 +107,61 @@ def set_encryption(metadata: ClientMetadata, value: str | None) -> None:
     for member in _ENCRYPTED:
         setattr(metadata, f"{member}_encrypted_response_enc", value)
     metadata.request_object_encryption_enc = value
+
+
+class DeprecatedProperties:
+    """The deprecated IRIS properties of `Client`: their columns, and the read-through attributes over them."""
+
+    _authentication_type: Mapped[str | None] = iris_property(
+        "AuthenticationType", valuelist=tuple(AuthenticationType), initial=AuthenticationType.BASIC
+    )
+    _signing_algorithm: Mapped[str | None] = iris_property(
+        "SigningAlgorithm", valuelist=tuple(DeprecatedSigningAlgorithm)
+    )
+    _encryption_algorithm: Mapped[str | None] = iris_property(
+        "EncryptionAlgorithm", valuelist=tuple(DeprecatedEncryptionAlgorithm)
+    )
+    _key_algorithm: Mapped[str | None] = iris_property("KeyAlgorithm", valuelist=tuple(DeprecatedKeyAlgorithm))
+
+    #: Deprecated IRIS `AuthenticationType`: basic <-> client_secret_basic, body <-> client_secret_post, ...
+    authentication_type = Deprecated(
+        "_authentication_type",
+        "token_endpoint_auth_method",
+        tuple(AuthenticationType),
+        lambda m: METHOD_TO_AUTHENTICATION_TYPE.get(m.token_endpoint_auth_method or ""),
+        set_method,
+    )
+    #: Deprecated IRIS `SigningAlgorithm` <-> token_endpoint_auth_signing_alg (and request_object_signing_alg).
+    signing_algorithm = Deprecated(
+        "_signing_algorithm",
+        "token_endpoint_auth_signing_alg",
+        tuple(DeprecatedSigningAlgorithm),
+        lambda m: m.token_endpoint_auth_signing_alg,
+        set_signing,
+    )
+    #: Deprecated IRIS `EncryptionAlgorithm` <-> the *_encrypted_response_enc members.
+    encryption_algorithm = Deprecated(
+        "_encryption_algorithm",
+        "id_token_encrypted_response_enc",
+        tuple(DeprecatedEncryptionAlgorithm),
+        lambda m: m.id_token_encrypted_response_enc,
+        set_encryption,
+    )
+    #: Deprecated IRIS `KeyAlgorithm` <-> the *_encrypted_response_alg members.
+    key_algorithm = Deprecated(
+        "_key_algorithm",
+        "id_token_encrypted_response_alg",
+        tuple(DeprecatedKeyAlgorithm),
+        lambda m: m.id_token_encrypted_response_alg,
+        set_key_algorithm,
+    )
+
+    def sync_deprecated_columns(self) -> None:
+        """Write into each deprecated column the value its client metadata implies (called before a save)."""
+        for prop in (
+            DeprecatedProperties.authentication_type,
+            DeprecatedProperties.signing_algorithm,
+            DeprecatedProperties.encryption_algorithm,
+            DeprecatedProperties.key_algorithm,
+        ):
+            setattr(self, prop.column_key, prop.current(cast("Client", self)))

@@ -11,8 +11,9 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .._server_jwks import DEFAULT_POLICY, CachedJWKS, CachePolicy, refresh_jwks
-from .._transport import Transport
+from .._cache_expiry import DEFAULT_POLICY, CachePolicy
+from .._http.transport import Transport
+from .._server_jwks import CachedJWKS, refresh_jwks
 
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition

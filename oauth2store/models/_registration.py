@@ -16,19 +16,20 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from .._errors import KeyMaterialError, Problem, ValidationError
+from .._http.transport import Transport
+from .._http.values import RetryPolicy
 from .._registration import (
     NO_REGISTRATION_ENDPOINT,
     SERVER_MANAGED,
     RegistrationResponse,
+    RegistrationRules,
     bearer,
     build_registration_request,
     forget_registration,
     process_registration_response,
     raise_for_registration_error,
 )
-from .._transport import RetryPolicy, Transport
 from .._types import TokenEndpointAuthMethod
-from .._validation import Rules
 from ._locks import lock_row
 from .client_metadata import ClientMetadata
 from .ssl_configuration import transport_for
@@ -40,9 +41,11 @@ if TYPE_CHECKING:
 _CREATE_RETRY = RetryPolicy(attempts=1)
 
 
-def _member_rules() -> dict[str, Rules]:
-    """The rules of every client metadata member, by RFC name: what a registration answer must fit to be stored."""
-    return {name: rules for name, (_key, rules) in ClientMetadata.property_rules().items()}
+def registration_rules(client_class: type[Client]) -> RegistrationRules:
+    """What a registration answer must fit to be stored: the client's id and secret, and every metadata member."""
+    client_rules = client_class.property_rules()
+    metadata = {name: rules for name, (_key, rules) in ClientMetadata.property_rules().items()}
+    return RegistrationRules(client_rules["client_id"][1], client_rules["client_secret"][1], metadata)
 
 
 def metadata_members(metadata: ClientMetadata) -> dict[str, Any]:
@@ -60,8 +63,15 @@ def _transport(
 ) -> Transport:
     """A transport with the server definition's SSL configuration: IRIS uses it for discovery, JWKS and
     registration requests (iris-oauth2.md §1.3)."""
-    name = client.server_definition.ssl_configuration
-    return transport_for(session, name, http_session=http_session, retry=retry, allow_insecure_http=allow_insecure_http)
+    server = client.server_definition
+    return transport_for(
+        session,
+        server.ssl_configuration,
+        http_session=http_session,
+        retry=retry,
+        allow_insecure_http=allow_insecure_http,
+        issuer=server.issuer_endpoint,
+    )
 
 
 def _lock(session: Session, client: Client) -> None:
@@ -169,11 +179,11 @@ def register_client(
     )
     token = server.initial_access_token
     response = transport.request("POST", endpoint, json_body=body, headers=bearer(token) if token else None)
-    answer = process_registration_response(response, _member_rules(), expected=(201, 200))
     try:
+        answer = process_registration_response(response, registration_rules(type(client)), expected=(201, 200))
         _store(session, client, answer, fresh=True)
     except Exception:
-        forget_registration(transport, answer)
+        forget_registration(transport, response)
         raise
     return answer.document
 
@@ -213,7 +223,9 @@ def read_registration(
     uri, token, client_id = _management(client)
     transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
     response = transport.request("GET", uri, headers=bearer(token))
-    answer = process_registration_response(response, _member_rules(), expected=(200,), client_id=client_id)
+    answer = process_registration_response(
+        response, registration_rules(type(client)), expected=(200,), client_id=client_id
+    )
     _store(session, client, answer, fresh=False)
     return answer.document
 
@@ -240,7 +252,9 @@ def update_registration(
     body = _request_body(client, client_id=client_id)
     transport = _transport(session, client, allow_insecure_http=allow_insecure_http, http_session=http_session)
     response = transport.request("PUT", uri, json_body=body, headers=bearer(token))
-    answer = process_registration_response(response, _member_rules(), expected=(200,), client_id=client_id)
+    answer = process_registration_response(
+        response, registration_rules(type(client)), expected=(200,), client_id=client_id
+    )
     _store(session, client, answer, fresh=False)
     return answer.document
 

@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
-from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property
+from .._errors import Problem
+from .._validation import Kind, check
+from ._references import mapped_class, missing_reference
+from ._validated import Validated
+from .base import Base, UTCDateTime, iris_property
 
 if TYPE_CHECKING:
     from .client import Client
@@ -88,6 +92,11 @@ class AccessToken(Validated, Base):
     def identity(self) -> object:
         return (self.application_name, self.session_id)
 
+    def reference_problems(self, session: Session) -> list[Problem]:
+        if not get_history(self, "application_name").added:
+            return []
+        return missing_reference(session, "application_name", mapped_class("Client"), self.application_name)
+
     def normalize(self) -> None:
         if self.application_name is None and self.client is not None:
             self.application_name = self.client.application_name
@@ -98,6 +107,12 @@ class AccessToken(Validated, Base):
         if self.expires is None:
             return False
         return self.expires <= (now or datetime.now(UTC)) + leeway
+
+    @classmethod
+    def token_problems(cls, token_type: str, scope: str | None) -> list[Problem]:
+        """What of a token response these columns could not keep (checked before a token is handed out)."""
+        rules = cls.property_rules()
+        return check("token_type", rules["token_type"][1], token_type) + check("scope", rules["scope"][1], scope)
 
     @classmethod
     def delete_token(cls, session: Session, application_name: str, access_token: str) -> int:

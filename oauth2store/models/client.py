@@ -22,53 +22,41 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, inspect, select
+from sqlalchemy import Boolean, ForeignKey, Integer, Text, event, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
+from .._http.transport import Transport
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
 from .._types import (
-    METHOD_TO_AUTHENTICATION_TYPE,
-    REDIRECT_GRANT_TYPES,
-    AuthenticationType,
     ClientType,
-    DeprecatedEncryptionAlgorithm,
-    DeprecatedKeyAlgorithm,
-    DeprecatedSigningAlgorithm,
-    TokenEndpointAuthMethod,
 )
 from .._validation import Kind
 from ._client_config import client_config
 from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
-from ._deprecated import Deprecated, set_encryption, set_key_algorithm, set_method, set_signing
+from ._client_rules import client_problems, stale_tokens
+from ._deprecated import DeprecatedProperties
+from ._references import missing_reference
 from ._registration import delete_registration, read_registration, register_client, update_registration
 from ._validate_jwt import validate_client_jwt
-from .access_token import CLIENT_CREDENTIALS, AccessToken
-from .base import Base, Validated, iris_property, missing_reference
+from ._validated import Validated, index_of
+from .access_token import AccessToken
+from .base import Base, iris_property
 from .client_key import ClientKey
 from .client_metadata import ClientMetadata
-from .endpoint import Endpoint
+from .endpoint import Endpoint, endpoint_or_none
 from .server_definition import ServerDefinition
 from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
-
-_NO_SECRET_METHODS = frozenset({TokenEndpointAuthMethod.PRIVATE_KEY_JWT, TokenEndpointAuthMethod.NONE})
-
-
-#: Who the client is at its server: a change drops every stored token of the client.
-_CLIENT_IDENTITY = ("client_id", "enabled", "server_definition_id", "server_definition")
-#: How the client authenticates: a change drops its client-credentials tokens (a service's own).
-_CREDENTIALS = ("client_secret", "client_credentials", "client_password", "ssl_configuration", "_jwt_audience")
-_AUTHENTICATION = ("token_endpoint_auth_method", "token_endpoint_auth_signing_alg")
 
 
 def _renamed(old: str, new: str) -> None:
     warnings.warn(f"Client.{old} is deprecated: use Client.{new} (renamed)", DeprecationWarning, stacklevel=3)
 
 
-class Client(Validated, Base):
+class Client(DeprecatedProperties, Validated, Base):
     """IRIS OAuth2.Client: one client application (client + authorization server) configuration."""
 
     __tablename__ = "OAuth2_Client"
@@ -145,50 +133,6 @@ class Client(Validated, Base):
     )
     #: The X509Credentials that `client_credentials` names (read-only; set `client_credentials` to change it).
     x509_credentials: Mapped[X509Credentials | None] = relationship(lazy="joined", viewonly=True)
-
-    _authentication_type: Mapped[str | None] = iris_property(
-        "AuthenticationType", valuelist=tuple(AuthenticationType), initial=AuthenticationType.BASIC
-    )
-    _signing_algorithm: Mapped[str | None] = iris_property(
-        "SigningAlgorithm", valuelist=tuple(DeprecatedSigningAlgorithm)
-    )
-    _encryption_algorithm: Mapped[str | None] = iris_property(
-        "EncryptionAlgorithm", valuelist=tuple(DeprecatedEncryptionAlgorithm)
-    )
-    _key_algorithm: Mapped[str | None] = iris_property("KeyAlgorithm", valuelist=tuple(DeprecatedKeyAlgorithm))
-
-    #: Deprecated IRIS `AuthenticationType`: basic <-> client_secret_basic, body <-> client_secret_post, ...
-    authentication_type = Deprecated(
-        "_authentication_type",
-        "token_endpoint_auth_method",
-        tuple(AuthenticationType),
-        lambda m: METHOD_TO_AUTHENTICATION_TYPE.get(m.token_endpoint_auth_method or ""),
-        set_method,
-    )
-    #: Deprecated IRIS `SigningAlgorithm` <-> token_endpoint_auth_signing_alg (and request_object_signing_alg).
-    signing_algorithm = Deprecated(
-        "_signing_algorithm",
-        "token_endpoint_auth_signing_alg",
-        tuple(DeprecatedSigningAlgorithm),
-        lambda m: m.token_endpoint_auth_signing_alg,
-        set_signing,
-    )
-    #: Deprecated IRIS `EncryptionAlgorithm` <-> the *_encrypted_response_enc members.
-    encryption_algorithm = Deprecated(
-        "_encryption_algorithm",
-        "id_token_encrypted_response_enc",
-        tuple(DeprecatedEncryptionAlgorithm),
-        lambda m: m.id_token_encrypted_response_enc,
-        set_encryption,
-    )
-    #: Deprecated IRIS `KeyAlgorithm` <-> the *_encrypted_response_alg members.
-    key_algorithm = Deprecated(
-        "_key_algorithm",
-        "id_token_encrypted_response_alg",
-        tuple(DeprecatedKeyAlgorithm),
-        lambda m: m.id_token_encrypted_response_alg,
-        set_key_algorithm,
-    )
 
     def __init__(self, **values: Any) -> None:
         # The metadata goes first, so the deprecated properties have somewhere to write.
@@ -269,86 +213,34 @@ class Client(Validated, Base):
 
     def before_save(self, session: Session) -> None:
         super().before_save(session)
-        if not inspect(self).persistent:
-            return
-        # A stored token belongs to the definition that obtained it: never hand it out for another one. Another
-        # client (id, server) or a disabled one keeps none; new credentials keep the tokens users signed in with.
-        if self._changed(self, _CLIENT_IDENTITY):
-            dropped = list(self.access_tokens)
-        elif self._changed(self, _CREDENTIALS) or self._changed(self.client_metadata, _AUTHENTICATION):
-            dropped = [token for token in self.access_tokens if token.grant_type == CLIENT_CREDENTIALS]
-        else:
-            return
-        for token in dropped:
+        for token in stale_tokens(self):
             session.delete(token)
 
-    @staticmethod
-    def _changed(row: Validated | None, names: tuple[str, ...]) -> bool:
-        """True when one of the attributes of a stored row changed since it was loaded."""
-        if row is None or not inspect(row).persistent:
-            return False
-        state = inspect(row)
-        return any(state.attrs[name].history.has_changes() for name in names)
+    def cross_field_problems(self) -> list[Problem]:
+        return client_problems(self)
 
     def normalize(self) -> None:
         super().normalize()
         if self.client_metadata is not None:
             self.client_metadata.normalize()
-            for prop in (
-                Client.authentication_type,
-                Client.signing_algorithm,
-                Client.encryption_algorithm,
-                Client.key_algorithm,
-            ):
-                setattr(self, prop.column_key, prop.current(self))
-
-    def cross_field_problems(self) -> list[Problem]:
-        found: list[Problem] = []
-        metadata = self.client_metadata
-        if metadata is None:
-            return [Problem("client_metadata", "is required", 5659)]
-        found += [Problem(f"client_metadata.{p.field}", p.message, p.code) for p in metadata.problems()]
-        if self.server_definition is None and self.server_definition_id is None:
-            found.append(Problem("server_definition", "is required", 5659))
-        pending = self.is_awaiting_registration
-        if not self.client_id and not pending:
-            found.append(Problem("client_id", "is required for every client type (or register the client)", 5659))
-        needs_secret = metadata.token_endpoint_auth_method not in _NO_SECRET_METHODS
-        confidential = self.client_type in (ClientType.CONFIDENTIAL, ClientType.RESOURCE)
-        if confidential and needs_secret and not self.client_secret and not pending:
-            found.append(
-                Problem(
-                    "client_secret",
-                    f"is required for a {self.client_type} client using {metadata.token_endpoint_auth_method}",
-                    5659,
-                )
-            )
-        endpoint = self.redirection_endpoint
-        if endpoint is not None:
-            found += endpoint.problems("redirection_endpoint")
-        redirected = not metadata.grant_types or bool(REDIRECT_GRANT_TYPES & set(metadata.grant_types))
-        if endpoint is None and redirected and self.client_type in (ClientType.PUBLIC, ClientType.CONFIDENTIAL):
-            found.append(
-                Problem(
-                    "redirection_endpoint",
-                    f"is required for a {self.client_type} client unless its grant_types need no redirect",
-                    5659,
-                )
-            )
-        renamed = get_history(self, "application_name").deleted
-        if renamed and renamed[0] is not None:
-            found.append(Problem("application_name", "cannot change once the client is saved (it is the IdKey)"))
-        return found
+            self.sync_deprecated_columns()
 
     def reference_problems(self, session: Session) -> list[Problem]:
-        return missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
+        found = missing_reference(session, "ssl_configuration", SSLConfiguration, self.ssl_configuration) + (
             missing_reference(session, "client_credentials", X509Credentials, self.client_credentials)
         )
+        server = self.server_definition
+        if get_history(self, "server_definition_id").added and (
+            server is None or server.id != self.server_definition_id
+        ):
+            # The ID written directly, not through `server_definition`: it must name a stored definition.
+            found += missing_reference(session, "server_definition_id", ServerDefinition, self.server_definition_id)
+        return found
 
     def check_unique(self, session: Session) -> None:
-        stored = session.get(Client, self.application_name)
-        twins = [c for c in session.new if isinstance(c, Client) and c.application_name == self.application_name]
-        if (stored is not None and stored is not self) or len(twins) > 1:
+        index = index_of(session)
+        stored = index.stored(Client, self.application_name)
+        if (stored is not None and stored is not self) or index.new_count(Client, self.application_name) > 1:
             raise DuplicateError(self.kind, self.application_name, "application_name")
 
     def introspect(self, token: str, *, allow_insecure_http: bool = False) -> dict[str, Any]:
@@ -358,8 +250,13 @@ class Client(Validated, Base):
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
         session = self._session()
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = self._transport(session, allow_insecure_http)
         return introspect_token(client_config(session, self), transport, token, time.time())
+
+    def _transport(self, session: Session, allow_insecure_http: bool) -> Transport:
+        """A transport to this client's server, with the client's TLS configuration."""
+        issuer = self.server_definition.issuer_endpoint
+        return transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http, issuer=issuer)
 
     def revoke(self, token: str, *, allow_insecure_http: bool = False) -> None:
         """RFC 7009 revocation of `token`; its stored rows are deleted, so no cache hands it out again (IRIS
@@ -369,7 +266,7 @@ class Client(Validated, Base):
             OAuthServerError, TransportError, ProtocolError, ClientNotUsableError.
         """
         session = self._session()
-        transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+        transport = self._transport(session, allow_insecure_http)
         revoke_token(client_config(session, self), transport, token, time.time())
         AccessToken.delete_token(session, self.application_name, token)
 
@@ -480,3 +377,7 @@ class Client(Validated, Base):
     @classmethod
     def _list_statement(cls) -> Any:
         return select(cls.application_name, cls.client_type, cls.default_scope)
+
+
+# A composite cannot hold anything but an Endpoint: refuse other values as the property's, not SQLAlchemy's, error.
+event.listen(Client.redirection_endpoint, "set", endpoint_or_none, retval=True)

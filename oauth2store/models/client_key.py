@@ -19,10 +19,14 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm.attributes import get_history
 
+from .._errors import Problem
 from .._validation import Kind
-from .base import Base, UTCDateTime, Validated, iris_property
+from ._references import mapped_class, missing_reference
+from ._validated import Validated
+from .base import Base, UTCDateTime, iris_property
 
 if TYPE_CHECKING:
     from .client import Client
@@ -46,9 +50,14 @@ class ClientKey(Validated, Base):
     id: Mapped[int] = mapped_column("ID", primary_key=True, autoincrement=True)
     #: The client the key belongs to; the key is deleted with it (ON DELETE CASCADE).
     application_name: Mapped[str] = iris_property(
-        "ApplicationName", Kind.STRING, ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
-        required=True, minlen=1, maxlen=128, index=True,
-    )  # fmt: skip
+        "ApplicationName",
+        Kind.STRING,
+        ForeignKey("OAuth2_Client.ApplicationName", ondelete="CASCADE"),
+        required=True,
+        minlen=1,
+        maxlen=128,
+        index=True,
+    )
     #: RFC 7638 thumbprint (SHA-256, base64url) of the public key.
     kid: Mapped[str] = iris_property("Kid", required=True, minlen=1, maxlen=64)
     #: JWK `use`: "sig" signs client assertions, "enc" decrypts responses encrypted to the client.
@@ -67,6 +76,11 @@ class ClientKey(Validated, Base):
     retention: Mapped[int] = iris_property("Retention", Kind.INTEGER, required=True, minval=0)
 
     client: Mapped[Client] = relationship(back_populates="keys")
+
+    def reference_problems(self, session: Session) -> list[Problem]:
+        if not get_history(self, "application_name").added:
+            return []
+        return missing_reference(session, "application_name", mapped_class("Client"), self.application_name)
 
     def normalize(self) -> None:
         if self.application_name is None and self.client is not None:

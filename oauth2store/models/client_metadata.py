@@ -21,7 +21,8 @@ from .._types import (
     TokenEndpointAuthMethod,
 )
 from .._validation import Kind
-from .base import Base, Validated, iris_property
+from ._validated import Validated
+from .base import Base, iris_property
 
 if TYPE_CHECKING:
     from .client import Client
@@ -142,7 +143,11 @@ class ClientMetadata(Validated, Base):
         return self.client.application_name if self.client is not None else None
 
     def before_save(self, session: Session) -> None:
-        # Cross-field rules read both rows (auth method vs secret, grant types vs redirect), so the owner checks.
+        # Cross-field rules read both rows (auth method vs secret, grant types vs redirect), so the owner checks; a
+        # changed key first, since loading the owner would query by it.
+        changed = self.key_problems()
+        if changed:
+            raise ValidationError(self.kind, None, changed)
         if self.client is None:
             raise ValidationError(self.kind, None, [Problem("client", "is required", 5659)])
         self.client.before_save(session)

@@ -9,13 +9,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from .._errors import Problem, ValidationError
+from .._validation import url_problem
 
-_HOST = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)$")
-_PREFIX_FORBIDDEN = re.compile(r"[\s?#]")
+_HOST = re.compile(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+")
+_PREFIX_FORBIDDEN = re.compile(r"[\s?#\\]")
 BAD_URL = 8850  # IRIS: an unparsable redirection endpoint
+
+
+def endpoint_or_none(target: object, value: object, old: object, initiator: Any) -> Endpoint | None:
+    """Attribute `set` listener for an Endpoint composite: any other value is a ValidationError naming it."""
+    if value is None or isinstance(value, Endpoint):
+        return value
+    kind = getattr(target, "kind", "Endpoint")
+    problem = Problem(initiator.key, f"must be an Endpoint or None (got {type(value).__name__})", BAD_URL)
+    raise ValidationError(kind, None, [problem])
 
 
 @dataclass(frozen=True)
@@ -42,34 +53,39 @@ class Endpoint:
         Raises:
             ValidationError: when the URL cannot be an endpoint.
         """
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError:
-            parts, port = None, None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValidationError("Endpoint", None, [Problem("url", "must be an absolute http(s) URL", BAD_URL)])
+        problem = url_problem(url) if isinstance(url, str) else "must be a URL string"
+        if problem is not None:
+            raise ValidationError("Endpoint", None, [Problem("url", problem, BAD_URL)])
+        parts = urlsplit(url)
+        port = parts.port
         if parts.query or parts.fragment:
             raise ValidationError("Endpoint", None, [Problem("url", "must not have a query or fragment", BAD_URL)])
-        host = parts.netloc.rsplit("@", 1)[-1]
-        host = host[: -len(f":{port}")] if port is not None else host
+        host = parts.netloc[: -len(f":{port}")] if port is not None else parts.netloc
         endpoint = cls(host=host, port=port, prefix=parts.path.strip("/"), use_ssl=parts.scheme == "https")
         endpoint.check("url")
         return endpoint
 
     def problems(self, name: str) -> list[Problem]:
-        """Why this endpoint cannot be used as property `name`; empty when it can."""
+        """Why this endpoint cannot be used as property `name`; empty when it can.
+
+        Each part is checked on its own, then the URL they compose, which must read alike to every URL parser.
+        """
         found: list[Problem] = []
-        if not isinstance(self.host, str) or not _HOST.match(self.host):
+        if not isinstance(self.host, str) or not _HOST.fullmatch(self.host):
             found.append(Problem(f"{name}.host", "must be a host name or IP address", BAD_URL))
         if self.port is not None and (
             not isinstance(self.port, int) or isinstance(self.port, bool) or not 0 < self.port < 65536
         ):
             found.append(Problem(f"{name}.port", "must be an integer from 1 to 65535", BAD_URL))
-        if not isinstance(self.prefix, str) or _PREFIX_FORBIDDEN.search(self.prefix):
-            found.append(Problem(f"{name}.prefix", "must be a path without spaces, '?' or '#'", BAD_URL))
+        if not isinstance(self.prefix, str) or _PREFIX_FORBIDDEN.search(self.prefix) or not self.prefix.isprintable():
+            message = "must be a path without spaces, control characters, '\\', '?' or '#'"
+            found.append(Problem(f"{name}.prefix", message, BAD_URL))
         if not isinstance(self.use_ssl, bool):
             found.append(Problem(f"{name}.use_ssl", "must be true or false", BAD_URL))
+        if not found:
+            problem = url_problem(self.url)
+            if problem is not None:
+                found.append(Problem(name, f"its URL {problem}", BAD_URL))
         return found
 
     def check(self, name: str) -> None:

@@ -17,15 +17,17 @@ from .._discovery import Metadata, fetch_metadata
 from .._errors import DuplicateError, InUseError, NotFoundError, Problem
 from .._queries import ListQuery
 from .._types import REDIRECT_GRANT_TYPES
-from .._validation import Kind
+from .._validation import Kind, is_absolute_url
 from ._jwks_columns import refresh_server_jwks
-from .base import Base, UTCDateTime, Validated, iris_property, mapped_class, missing_reference, referencing
+from ._references import mapped_class, missing_reference, referencing
+from ._validated import Validated
+from .base import Base, UTCDateTime, iris_property
 from .server_metadata import ServerMetadata
 from .ssl_configuration import DEFAULT_SSL_CONFIGURATION, SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
 
 if TYPE_CHECKING:
-    from .._transport import Transport
+    from .._http.transport import Transport
     from .client import Client
 
 
@@ -86,7 +88,7 @@ class ServerDefinition(Validated, Base):
 
     def cross_field_problems(self) -> list[Problem]:
         found: list[Problem] = []
-        if self.issuer_endpoint:
+        if self.issuer_endpoint and is_absolute_url(self.issuer_endpoint):  # else reported by its own rule
             parts = urlsplit(self.issuer_endpoint)
             if parts.query or parts.fragment:
                 found.append(Problem("issuer_endpoint", "must not have a query or fragment (RFC 8414 §2)"))
@@ -152,6 +154,7 @@ class ServerDefinition(Validated, Base):
         ssl_configuration: str | None = None,
         transport: Transport | None = None,
         allow_insecure_http: bool = False,
+        allow_private_network: bool = False,
     ) -> ServerDefinition:
         """Fetch `issuer`'s discovery document and its JWKS and store both on its definition (IRIS `Discover`).
 
@@ -166,7 +169,13 @@ class ServerDefinition(Validated, Base):
         server = cls.OpenByIssuer(session, issuer)
         name = ssl_configuration or (server.ssl_configuration if server is not None else DEFAULT_SSL_CONFIGURATION)
         if transport is None:
-            transport = transport_for(session, name, allow_insecure_http=allow_insecure_http)
+            transport = transport_for(
+                session,
+                name,
+                allow_insecure_http=allow_insecure_http,
+                issuer=issuer,
+                allow_private_network=allow_private_network,
+            )
         metadata = fetch_metadata(issuer, transport, ServerMetadata.member_kinds())
         with session.begin_nested():
             if server is None:
@@ -203,7 +212,9 @@ class ServerDefinition(Validated, Base):
         if session is None:
             raise RuntimeError(f"ServerDefinition {self.issuer_endpoint!r} is not in a session (load it first)")
         with session.no_autoflush:
-            transport = transport_for(session, self.ssl_configuration, allow_insecure_http=allow_insecure_http)
+            transport = transport_for(
+                session, self.ssl_configuration, allow_insecure_http=allow_insecure_http, issuer=self.issuer_endpoint
+            )
             changed = refresh_server_jwks(self, force=force, transport=transport, now=now)
         if save:
             session.flush()

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from .._errors import Problem, ValidationError
 from .._validation import Kind
-from .base import Base, Validated, iris_property
+from ._validated import Validated
+from .base import Base, iris_property
 
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition
@@ -117,7 +118,11 @@ class ServerMetadata(Validated, Base):
         return self.server_definition.issuer_endpoint if self.server_definition is not None else None
 
     def before_save(self, session: Session) -> None:
-        # Its rules involve the owner (issuer equality, required endpoints), so the owner validates it.
+        # Its rules involve the owner (issuer equality, required endpoints), so the owner validates it; a changed
+        # key first, since loading the owner would query by it.
+        changed = self.key_problems()
+        if changed:
+            raise ValidationError(self.kind, None, changed)
         if self.server_definition is None:
             raise ValidationError(self.kind, None, [Problem("server_definition", "is required", 5659)])
         self.server_definition.before_save(session)

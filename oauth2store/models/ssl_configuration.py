@@ -14,11 +14,15 @@ import requests
 from sqlalchemy.orm import Mapped, Session
 
 from .._errors import InUseError, NotFoundError, Problem, ValidationError
+from .._http.connections import SessionPool
+from .._http.transport import Transport
+from .._http.values import RetryPolicy, TlsSettings
 from .._pem import certificate_problems, private_key_problems
 from .._state import state_of
-from .._transport import RetryPolicy, SessionPool, TlsSettings, Transport
 from .._validation import Kind
-from .base import Base, Validated, iris_property, referencing
+from ._references import referencing
+from ._validated import Validated
+from .base import Base, iris_property
 
 #: The configuration migration 0001 creates: verify peers against the system CA store.
 DEFAULT_SSL_CONFIGURATION = "default"
@@ -91,6 +95,8 @@ def transport_for(
     name: str,
     *,
     allow_insecure_http: bool = False,
+    issuer: str | None = None,
+    allow_private_network: bool = False,
     http_session: requests.Session | None = None,
     timeout: tuple[float, float] | None = None,
     retry: RetryPolicy | None = None,
@@ -100,6 +106,8 @@ def transport_for(
     """A Transport with the stored TLS configuration `name`: the one way every call to a server gets its TLS.
 
     Sessions come from the store's pool (one per thread and configuration) unless `http_session` is given.
+    `issuer` is the server the calls are for: a remote issuer's endpoints may not reach loopback or private
+    addresses unless `allow_private_network` (see `oauth2store._http.endpoints.check_endpoint`).
 
     Raises:
         NotFoundError: no TLS configuration has that name.
@@ -115,6 +123,8 @@ def transport_for(
         timeout=timeout,
         retry=retry,
         allow_insecure_http=allow_insecure_http,
+        issuer=issuer,
+        allow_private_network=allow_private_network,
         sleep=sleep,
         clock=clock,
     )

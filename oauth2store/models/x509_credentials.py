@@ -9,7 +9,9 @@ from sqlalchemy.orm import Mapped, Session
 
 from .._errors import InUseError, Problem
 from .._pem import certificate_problems, private_key_problems
-from .base import Base, Validated, iris_property, referencing
+from ._references import referencing
+from ._validated import Validated
+from .base import Base, iris_property
 
 
 class X509Credentials(Validated, Base):

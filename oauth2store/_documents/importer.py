@@ -1,117 +1,27 @@
-"""Export and import of a store as one JSON document, for scripted migrations between databases.
+"""Import: create or update everything a document describes, checked whole before anything is written.
 
-The document names everything by its natural key (configuration names, issuers, application names), never by
-database IDs, so it moves between SQLite and PostgreSQL unchanged. Secrets are left out unless asked for; a
-client's key pairs (`keys`) are secrets too (each holds its private JWK), so they travel only with the secrets. The
-public JWKS a client publishes is in its metadata (`jwks`) either way.
-Importing validates the whole document before anything is written and reports every problem at once; the caller's
-transaction makes it all-or-nothing.
+Existing objects are matched by their natural key and updated; nothing is deleted. Every problem of the document
+is collected under its path (e.g. `clients[3].client_type`) and reported at once; the caller's transaction makes
+the import all-or-nothing. A client key pair is stored only when its private JWK, public JWK and kid belong
+together.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ._errors import OAuth2StoreError, Problem, ValidationError
-from ._jwx import jwk
-from .models import (
-    Client,
-    ClientKey,
-    Endpoint,
-    ServerDefinition,
-    SSLConfiguration,
-    X509Credentials,
-)
-from .models.base import Validated
+from .._errors import OAuth2StoreError, Problem, ValidationError
+from .._validation import check
+from ..models import Client, Endpoint, ServerDefinition, SSLConfiguration, X509Credentials
+from ..models._validated import Validated
+from .format import DERIVED, DOCUMENT_MEMBERS, FORMAT
+from .key_pairs import import_keys
 
-FORMAT = "oauth2store/1"
-#: Derived from the client metadata (the deprecated IRIS properties); never part of a document.
-_DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_algorithm", "key_algorithm"})
-#: Stored by reference, written by the document's own structure.
-_STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
-
-#: The top-level members of an export document.
-_DOCUMENT_MEMBERS = frozenset(
-    {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers", "clients"}
-)
-#: The members of one client key pair in a document.
-_KEY_MEMBERS = frozenset({"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from", "retention"})
-
-
-def properties(obj: Validated, *, include_secrets: bool) -> dict[str, Any]:
-    """The IRIS properties of `obj` that have a value, by Python name; secrets only when asked for."""
-    values: dict[str, Any] = {}
-    for name, (key, rules) in type(obj).property_rules().items():
-        if name in _DERIVED or (rules.secret and not include_secrets):
-            continue
-        value = getattr(obj, key)
-        if value is not None:
-            values[name] = value
-    return values
-
-
-def client_document(client: Client, *, include_secrets: bool = False) -> dict[str, Any]:
-    """One client as the document carries it: its properties, server issuer, redirect URL and metadata."""
-    document = properties(client, include_secrets=include_secrets)
-    document["server"] = client.server_definition.issuer_endpoint
-    if client.redirection_endpoint is not None:
-        document["redirection_endpoint"] = client.redirection_endpoint.url
-    document["metadata"] = properties(client.client_metadata, include_secrets=include_secrets)
-    if include_secrets and client.keys:
-        document["keys"] = [key_document(k) for k in sorted(client.keys, key=ClientKey._order)]
-    return document
-
-
-def key_document(key: ClientKey) -> dict[str, Any]:
-    """One key pair of a client, private JWK included (so only in documents with secrets)."""
-    return {
-        "kid": key.kid,
-        "use": key.use,
-        "alg": key.alg,
-        "private_jwk": json.loads(key.private_jwk),
-        "public_jwk": dict(key.public_jwk),
-        "created": key.created.isoformat(),
-        "active_from": key.active_from.isoformat(),
-        "retention": key.retention,
-    }
-
-
-def server_document(server: ServerDefinition, *, include_secrets: bool = False) -> dict[str, Any]:
-    """One server definition as the document carries it."""
-    document = properties(server, include_secrets=include_secrets)
-    document["metadata"] = properties(server.server_metadata, include_secrets=include_secrets)
-    return document
-
-
-def export_document(session: Session, *, include_secrets: bool = False) -> dict[str, Any]:
-    """The whole store: TLS configurations, X.509 credentials, server definitions and clients, in key order."""
-
-    def ordered(model: Any, key: Any) -> list[Any]:
-        return list(session.scalars(select(model).order_by(key)))
-
-    secrets = include_secrets
-    return {
-        "format": FORMAT,
-        "secrets_included": include_secrets,
-        "ssl_configurations": [
-            properties(c, include_secrets=secrets) for c in ordered(SSLConfiguration, SSLConfiguration.name)
-        ],
-        "x509_credentials": [
-            properties(c, include_secrets=secrets) for c in ordered(X509Credentials, X509Credentials.alias)
-        ],
-        "servers": [
-            server_document(s, include_secrets=secrets)
-            for s in ordered(ServerDefinition, ServerDefinition.issuer_endpoint)
-        ],
-        "clients": [client_document(c, include_secrets=secrets) for c in ordered(Client, Client.application_name)],
-    }
+_ISSUER_RULES = ServerDefinition.property_rules()["issuer_endpoint"][1]
 
 
 @dataclass
@@ -151,7 +61,7 @@ def _assign(obj: Validated, values: dict[str, Any], path: str, collector: _Colle
     changed = False
     for name, value in values.items():
         entry = rules.get(name)
-        if entry is None or name in _DERIVED:
+        if entry is None or name in DERIVED:
             collector.add(path, [Problem(name, f"is not a property of {type(obj).kind}")])
             continue
         if getattr(obj, entry[0]) != value:
@@ -187,7 +97,7 @@ def import_document(
     collector = _Collector()
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ValidationError("document", None, [Problem("format", f"must be {FORMAT!r}")])
-    unknown = set(document) - _DOCUMENT_MEMBERS
+    unknown = set(document) - DOCUMENT_MEMBERS
     collector.add("", [Problem(name, "is not a section of the document") for name in sorted(unknown)])
     report = ImportReport()
     touched: list[tuple[str, Validated]] = []
@@ -210,6 +120,8 @@ def import_document(
                 if not isinstance(key, str) or not key:
                     collector.add(path, [Problem(key_name, "is required", 5659)])
                     continue
+                if _unusable_key(model, key_name, key, path, collector):
+                    continue
                 if not collector.first_time(section, key, path, key_name):
                     continue
                 existing = session.get(model, key)
@@ -223,6 +135,8 @@ def import_document(
             metadata = values.pop("metadata", {})
             if not isinstance(issuer, str) or not issuer:
                 collector.add(path, [Problem("issuer_endpoint", "is required", 5659)])
+                continue
+            if _unusable_key(ServerDefinition, "issuer_endpoint", issuer, path, collector):
                 continue
             if not collector.first_time("servers", issuer, path, "issuer_endpoint"):
                 continue
@@ -245,8 +159,12 @@ def import_document(
             if not isinstance(name, str) or not name:
                 collector.add(path, [Problem("application_name", "is required", 5659)])
                 continue
+            if _unusable_key(Client, "application_name", name, path, collector):
+                continue
             if not collector.first_time("clients", name, path, "application_name"):
                 continue
+            if isinstance(issuer, str) and check("issuer_endpoint", _ISSUER_RULES, issuer):
+                issuer = None  # not a storable issuer, so no stored one: reported as a missing server
             existing_client = Client.Open(session, name)
             client = existing_client or Client(application_name=name)
             changed = _assign(client, values, path, collector)
@@ -267,7 +185,7 @@ def import_document(
             else:
                 collector.add(path, [Problem("metadata", "must be an object")])
             if keys is not None:
-                changed = _import_keys(client, keys, path, collector, touched) or changed
+                changed = import_keys(client, keys, path, collector.add, touched) or changed
             session.add(client)
             record("Client", name, client, existing_client is None, changed, path)
         for path, written in touched:
@@ -276,6 +194,14 @@ def import_document(
         raise ValidationError("document", None, collector.problems)
     session.flush()
     return report
+
+
+def _unusable_key(model: type[Validated], name: str, key: str, path: str, collector: _Collector) -> bool:
+    """True (with the problems collected) when a key breaks its property's rules: it is not looked up, since a
+    key the database cannot hold (NUL, a lone surrogate) fails the query itself on PostgreSQL."""
+    problems = check(name, model.property_rules()[name][1], key)
+    collector.add(path, problems)
+    return bool(problems)
 
 
 def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:
@@ -289,73 +215,3 @@ def _endpoint(url: object, path: str, collector: _Collector) -> Endpoint | None:
     except OAuth2StoreError:
         collector.add(path, [Problem("redirection_endpoint", "must be an absolute http(s) URL without query")])
         return None
-
-
-def _import_keys(
-    client: Client, keys: object, path: str, collector: _Collector, touched: list[tuple[str, Validated]]
-) -> bool:
-    """Add the document's key pairs the client lacks (matched by kid) and correct those that differ; True if any
-    changed. A key whose private and public JWKs or kid do not belong together is a problem, never stored."""
-    if not isinstance(keys, list):
-        collector.add(path, [Problem("keys", "must be a list")])
-        return False
-    changed = False
-    for index, item in enumerate(keys):
-        where = f"{path}.keys[{index}]"
-        values = _key_values(item, where, collector)
-        if values is None:
-            continue
-        key = next((k for k in client.keys if k.kid == values["kid"]), None)
-        if key is None:
-            key = ClientKey(application_name=client.application_name, **values)
-            client.keys.append(key)
-            changed = True
-        else:
-            for name, value in values.items():
-                current = json.loads(key.private_jwk) if name == "private_jwk" else getattr(key, name)
-                if current != (json.loads(value) if name == "private_jwk" else value):
-                    setattr(key, name, value)
-                    changed = True
-        touched.append((where, key))
-    return changed
-
-
-def _key_values(item: object, where: str, collector: _Collector) -> dict[str, Any] | None:
-    """The ClientKey values of one key in a document, or None (with the problems collected)."""
-    if not isinstance(item, dict):
-        collector.add("", [Problem(where, "must be an object")])
-        return None
-    problems: list[Problem] = []
-    unknown = sorted(set(item) - _KEY_MEMBERS)
-    problems += [Problem(name, "is not a property of ClientKey") for name in unknown]
-    times: dict[str, datetime] = {}
-    for name in ("created", "active_from"):
-        try:
-            times[name] = datetime.fromisoformat(item[name])
-            if times[name].tzinfo is None:
-                raise ValueError
-        except (KeyError, TypeError, ValueError):
-            problems.append(Problem(name, "must be an ISO 8601 time with a UTC offset"))
-    private, public = item.get("private_jwk"), item.get("public_jwk")
-    if not isinstance(private, dict) or not isinstance(public, dict):
-        problems.append(Problem("private_jwk", "the private and public JWKs must both be objects"))
-    else:
-        try:
-            derived = jwk.public_jwk(jwk.load_private_jwk(private).public_key())
-            matches = all(public.get(m) == v for m, v in derived.items()) and jwk.thumbprint(derived) == item.get("kid")
-        except (ValueError, KeyError):
-            matches = False
-        if not matches:
-            problems.append(Problem("private_jwk", "the private JWK, public JWK and kid do not belong together"))
-    collector.add(where, problems)
-    if problems:
-        return None
-    return {
-        "kid": item["kid"],
-        "use": item.get("use"),
-        "alg": item.get("alg"),
-        "private_jwk": json.dumps(private, separators=(",", ":")),
-        "public_jwk": public,
-        "retention": item.get("retention"),
-        **times,
-    }

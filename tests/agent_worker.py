@@ -30,8 +30,9 @@ def main(url: str, application_name: str, calls: int, pause: float, skew: float)
         tokens.add(token.access_token)
         time.sleep(pause)
     store.close()
-    summary = {"calls": calls, "expired": expired, "distinct": len(tokens), "begin": begin, "end": time.time(),
-               "slowest": slowest}  # fmt: skip
+    end = time.time()
+    counts = {"calls": calls, "expired": expired, "distinct": len(tokens)}
+    summary = {**counts, "begin": begin, "end": end, "slowest": slowest}
     print(json.dumps(summary), flush=True)
 
 

@@ -1,22 +1,15 @@
-"""Small loopback HTTP(S) servers for the faults the real oidc-provider will not produce, and test certificates."""
+"""Small loopback HTTP(S) servers for the faults the real oidc-provider will not produce (certificates for the
+HTTPS ones: factories.TestCA)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import ssl
-import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
 
 
 @dataclass
@@ -123,107 +116,3 @@ class RoutedServer(LocalServer):
 def serve(handler: Handler, tls: ssl.SSLContext | None = None, host: str = "127.0.0.1") -> Iterator[LocalServer]:
     with LocalServer(handler, tls, host) as server:
         yield server
-
-
-def _pem(cert: x509.Certificate) -> str:
-    return cert.public_bytes(serialization.Encoding.PEM).decode()
-
-
-def key_pem(key: rsa.RSAPrivateKey, password: str | None = None) -> str:
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
-
-
-@dataclass
-class Issued:
-    certificate: str
-    key: rsa.RSAPrivateKey
-
-    def key_pem(self, password: str | None = None) -> str:
-        return key_pem(self.key, password)
-
-
-class TestCA:
-    """A throwaway certificate authority issuing server and client certificates."""
-
-    __test__ = False
-
-    def __init__(self, name: str = "oauth2store test CA") -> None:
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = dt.datetime.now(dt.UTC)
-        self.certificate = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self.key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self.key.public_key()), critical=False)
-            .sign(self.key, hashes.SHA256())
-        )
-
-    @property
-    def pem(self) -> str:
-        return _pem(self.certificate)
-
-    def issue(self, common_name: str, *, server: bool = True, hosts: tuple[str, ...] = ("127.0.0.1",)) -> Issued:
-        import ipaddress
-
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        now = dt.datetime.now(dt.UTC)
-        builder = (
-            x509.CertificateBuilder()
-            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-            .issuer_name(self.certificate.subject)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=30))
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()), critical=False)
-        )
-        if server:
-            builder = builder.add_extension(
-                x509.SubjectAlternativeName(
-                    [x509.IPAddress(ipaddress.ip_address(host)) for host in hosts if host[0].isdigit()]
-                    + [x509.DNSName(host) for host in hosts if not host[0].isdigit()]
-                ),
-                critical=False,
-            )
-        certificate = builder.sign(self.key, hashes.SHA256())
-        return Issued(_pem(certificate) + (self.pem if not server else ""), key)
-
-    def server_context(
-        self, *, require_client_cert: bool = False, hosts: tuple[str, ...] = ("127.0.0.1",)
-    ) -> ssl.SSLContext:
-        issued = self.issue(hosts[0], hosts=hosts)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        with tempfile.TemporaryDirectory() as directory:
-            cert = Path(directory) / "cert.pem"
-            key = Path(directory) / "key.pem"
-            cert.write_text(issued.certificate)
-            key.write_text(issued.key_pem())
-            context.load_cert_chain(cert, key)
-        if require_client_cert:
-            context.verify_mode = ssl.CERT_REQUIRED
-            context.load_verify_locations(cadata=self.pem)
-        return context
-
-
-def rsa_thumbprint(key: rsa.RSAPublicKey) -> str:
-    """RFC 7638 SHA-256 thumbprint of an RSA public key, computed here independently of oauth2store._keys."""
-    import base64
-    import hashlib
-    import json
-
-    def b64(value: int) -> str:
-        return base64.urlsafe_b64encode(value.to_bytes((value.bit_length() + 7) // 8, "big")).rstrip(b"=").decode()
-
-    numbers = key.public_numbers()
-    members = json.dumps({"e": b64(numbers.e), "kty": "RSA", "n": b64(numbers.n)}, separators=(",", ":"))
-    return base64.urlsafe_b64encode(hashlib.sha256(members.encode()).digest()).rstrip(b"=").decode()

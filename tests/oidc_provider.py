@@ -9,7 +9,6 @@ talks to a genuine, spec-conformant server instead of mocks. Usable directly or 
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -20,14 +19,14 @@ import subprocess
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
 
-from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import generate_rsa_jwk
 
 OIDC_DIR = Path(__file__).resolve().parent / "oidc"
 """The private Node project holding provider.mjs and the pinned oidc-provider."""
@@ -52,46 +51,31 @@ _CONFIG_KEYS: dict[str, str] = {
 _NO_PROXY_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def generate_rsa_jwk(kid: str | None = None, *, key_size: int = 2048) -> dict[str, str]:
-    """A fresh private RS256 signing JWK, e.g. for the provider's ``jwks`` or a private_key_jwt client."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=key_size)
-    priv = key.private_numbers()
-    pub = priv.public_numbers
-    return {
-        "kty": "RSA",
-        "kid": kid or uuid.uuid4().hex,
-        "use": "sig",
-        "alg": "RS256",
-        "n": _b64url_uint(pub.n),
-        "e": _b64url_uint(pub.e),
-        "d": _b64url_uint(priv.d),
-        "p": _b64url_uint(priv.p),
-        "q": _b64url_uint(priv.q),
-        "dp": _b64url_uint(priv.dmp1),
-        "dq": _b64url_uint(priv.dmq1),
-        "qi": _b64url_uint(priv.iqmp),
-    }
-
-
-def public_jwk(jwk: Mapping[str, str]) -> dict[str, str]:
-    """The public half of an RSA JWK, safe to register as a client's ``jwks`` or serve at a jwks_uri."""
-    return {k: v for k, v in jwk.items() if k not in {"d", "p", "q", "dp", "dq", "qi"}}
-
-
 def _install_marker() -> Path:
     # npm (>=7) writes this hidden lockfile on every install, so its mtime is "when node_modules was made".
     return OIDC_DIR / "node_modules" / ".package-lock.json"
 
 
+def _installed_from() -> Path:
+    """Written after each install: the SHA-256 of the package-lock.json node_modules was installed from."""
+    return OIDC_DIR / "node_modules" / ".oauth2store-installed-from"
+
+
+def _lock_digest() -> str:
+    return hashlib.sha256((OIDC_DIR / "package-lock.json").read_bytes()).hexdigest()
+
+
 def _needs_install() -> bool:
+    """node_modules is missing, or was installed from another package-lock.json.
+
+    The lock's content decides where it is known (a fresh checkout of the same lock, e.g. a new git worktree
+    whose node_modules links to another's, installs nothing); for an install that predates the record, its age.
+    """
     marker = _install_marker()
     if not marker.exists():
         return True
+    if _installed_from().exists():
+        return _installed_from().read_text().strip() != _lock_digest()
     return marker.stat().st_mtime < (OIDC_DIR / "package-lock.json").stat().st_mtime
 
 
@@ -114,7 +98,7 @@ def _install_lock() -> Iterator[None]:
 
 
 def ensure_installed(timeout: float = 300.0) -> None:
-    """Run ``npm ci`` in tests/oidc when node_modules is missing or older than package-lock.json."""
+    """Run ``npm ci`` in tests/oidc when node_modules is missing or out of date (but never through a symlink)."""
     if shutil.which("node") is None:
         raise RuntimeError("node is not on PATH: the OIDC provider tests need Node.js >= 20.18")
     if not _needs_install():
@@ -122,6 +106,10 @@ def ensure_installed(timeout: float = 300.0) -> None:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is not on PATH: cannot install tests/oidc (oidc-provider)")
+    modules = OIDC_DIR / "node_modules"
+    if modules.is_symlink():
+        # `npm ci` would empty the linked directory, which other checkouts use too.
+        raise RuntimeError(f"{modules} links to {modules.resolve()}, which is out of date: run `npm ci` there")
     with _install_lock():
         if not _needs_install():  # another process installed it while we waited
             return
@@ -135,6 +123,7 @@ def ensure_installed(timeout: float = 300.0) -> None:
         )
         if proc.returncode != 0:
             raise RuntimeError(f"`npm ci` in {OIDC_DIR} failed (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        _installed_from().write_text(_lock_digest() + "\n")
 
 
 class OidcProvider:
@@ -312,6 +301,18 @@ class OidcProvider:
         return resource
 
     @property
+    def ttl(self) -> dict[str, int]:
+        """Token lifetimes in seconds, by oidc-provider model name (e.g. ``ClientCredentials``)."""
+        ttl: dict[str, int] = self.config["ttl"]
+        return ttl
+
+    @property
+    def initial_access_token(self) -> str | None:
+        """The bearer token dynamic registration requires, or None when registration is open."""
+        token: str | None = self.config["initialAccessToken"]
+        return token
+
+    @property
     def token_endpoint(self) -> str:
         return f"{self.issuer}/token"
 
@@ -326,6 +327,29 @@ class OidcProvider:
         self._stderr.flush()
         return Path(self._stderr.name).read_text(errors="replace")
 
+    # -- clients -------------------------------------------------------------------------------------------------
+
+    def register(self, **metadata: Any) -> dict[str, Any]:
+        """Register a new client (RFC 7591) and return the provider's answer: ``client_id``, ``client_secret``, ...
+
+        Unnamed members take the server's client defaults (client_credentials, client_secret_basic); the initial
+        access token is sent when the provider requires one.
+        """
+        headers = {"Content-Type": "application/json"}
+        if self.initial_access_token is not None:
+            headers["Authorization"] = f"Bearer {self.initial_access_token}"
+        body = json.dumps(metadata).encode()
+        req = urllib.request.Request(self.registration_endpoint, data=body, headers=headers, method="POST")
+        try:
+            with _NO_PROXY_OPENER.open(req, timeout=5) as resp:
+                status, answer = resp.status, resp.read()
+        except urllib.error.HTTPError as refused:
+            status, answer = refused.code, refused.read()
+        if status != 201:
+            raise RuntimeError(f"registration refused: HTTP {status} {answer.decode(errors='replace')}")
+        registered: dict[str, Any] = json.loads(answer)
+        return registered
+
     # -- test-only endpoints -----------------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
@@ -334,6 +358,21 @@ class OidcProvider:
         Shape: ``{"token_requests": {client_id: n, ...}, "total": n}``.
         """
         return self._test_call("GET", "/__test/stats")
+
+    def token_requests(self) -> dict[str, int]:
+        """Token endpoint POSTs so far, by client_id (see :meth:`stats`)."""
+        counts: dict[str, int] = self.stats()["token_requests"]
+        return counts
+
+    def token_requests_since(self, before: Mapping[str, int]) -> dict[str, int]:
+        """Token endpoint POSTs by client_id since :meth:`token_requests` returned `before` (clients without any
+        left out): on a provider other tests use too, what one test caused, without resetting anyone's counters."""
+        now = self.token_requests()
+        return {
+            client_id: count - before.get(client_id, 0)
+            for client_id, count in now.items()
+            if count != before.get(client_id, 0)
+        }
 
     def reset_stats(self) -> None:
         """Zero the token endpoint counters."""
@@ -351,8 +390,6 @@ __all__ = [
     "OIDC_DIR",
     "OidcProvider",
     "ensure_installed",
-    "generate_rsa_jwk",
-    "public_jwk",
 ]
 
 if __name__ == "__main__":  # pragma: no cover - manual poking: python tests/oidc_provider.py

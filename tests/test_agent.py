@@ -3,17 +3,16 @@ revocation, refusals; and against local servers for what the provider will not d
 
 from __future__ import annotations
 
-import base64
-import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from local_servers import Reply, Seen, TestCA, rsa_thumbprint, serve
+from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import TestCA
+from local_servers import Reply, Seen, serve
 from oidc_provider import OidcProvider
+from oracles import jws_parts, rsa_public_jwk, rsa_public_key, rsa_thumbprint, verify_jws
 from sqlalchemy import select
 
 from oauth2store import (
@@ -35,43 +34,46 @@ RESOURCE = "urn:test:api"
 SECRET = "a-client-secret-long-enough-for-hs256-0123456789"
 CA = TestCA()
 CERT = CA.issue("agent-pkjwt", server=False)
-
-
-def _b64url_uint(value: int) -> str:
-    raw = value.to_bytes((value.bit_length() + 7) // 8, "big")
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
-    numbers = key.public_key().public_numbers()
-    return {"kty": "RSA", "n": _b64url_uint(numbers.n), "e": _b64url_uint(numbers.e), "use": "sig",
-            "alg": "RS256", "kid": rsa_thumbprint(key.public_key())}  # fmt: skip
-
-
-PROVIDER_CLIENTS = [
-    {"client_id": "agent-basic", "client_secret": SECRET},
-    {"client_id": "agent-post", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_post"},
-    {"client_id": "agent-jwt", "client_secret": SECRET, "token_endpoint_auth_method": "client_secret_jwt"},
-    {"client_id": "agent-none", "token_endpoint_auth_method": "none"},
-    {"client_id": "agent-pkjwt", "token_endpoint_auth_method": "private_key_jwt",
-     "jwks": {"keys": [_public_jwk(CERT.key)]}},
-]  # fmt: skip
 METHODS = ["client_secret_basic", "client_secret_post", "client_secret_jwt", "none", "private_key_jwt"]
-CLIENT_IDS = dict(zip(METHODS, ["agent-basic", "agent-post", "agent-jwt", "agent-none", "agent-pkjwt"], strict=True))
 
 
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider(clients=PROVIDER_CLIENTS, ttl={"ClientCredentials": 300, "AccessToken": 300}) as provider:
-        yield provider
+def published_jwk(key: rsa.RSAPrivateKey) -> dict[str, str]:
+    """The public JWK of the certificate's key, as the private_key_jwt client's application publishes it."""
+    public = key.public_key()
+    return {**rsa_public_jwk(public), "use": "sig", "alg": "RS256", "kid": rsa_thumbprint(public)}
 
 
-def add_client(session: Any, server: ServerDefinition, method: str, **overrides: Any) -> Client:
+@pytest.fixture
+def registered(oidc: OidcProvider) -> dict[str, dict[str, Any]]:
+    """This test's own clients at the provider, one per auth method: the registration answers, by method.
+
+    The clients with a secret share one (proposed to the provider), so a definition may switch between them.
+    """
+    answers = {}
+    for method in METHODS:
+        metadata: dict[str, Any] = {"token_endpoint_auth_method": method}
+        if "secret" in method:
+            metadata["client_secret"] = SECRET
+        if method == "private_key_jwt":
+            metadata["jwks"] = {"keys": [published_jwk(CERT.key)]}
+        answers[method] = oidc.register(**metadata)
+    return answers
+
+
+@pytest.fixture
+def client_ids(registered: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {method: answer["client_id"] for method, answer in registered.items()}
+
+
+def add_client(
+    session: Any, server: ServerDefinition, method: str, registered: Mapping[str, Any], **overrides: Any
+) -> Client:
+    """A client using `method` with the credentials of `registered` (what the provider answered)."""
     values: dict[str, Any] = {
         "application_name": method,
         "client_type": "public" if method == "none" else "confidential",
-        "client_id": CLIENT_IDS.get(method, method),
-        "client_secret": SECRET if "secret" in method else None,
+        "client_id": registered["client_id"],
+        "client_secret": registered["client_secret"] if "secret" in method else None,
         "server_definition": server,
     }
     values.update(overrides)
@@ -85,52 +87,50 @@ def add_client(session: Any, server: ServerDefinition, method: str, **overrides:
 
 
 @pytest.fixture
-def agents(store: Store, op: OidcProvider) -> Store:
+def agents(store: Store, oidc: OidcProvider, registered: dict[str, dict[str, Any]]) -> Store:
     """A store whose server definition was discovered from the provider, with one client per auth method."""
+    assert oidc.ttl["ClientCredentials"] == 300  # what the expiry checks below count on
+    credentials = {"certificate": CERT.certificate, "private_key": CERT.key_pem("cert-pw")}
     with store.session() as session:
-        session.add(X509Credentials(alias="agent-cert", certificate=CERT.certificate,
-                                    private_key=CERT.key_pem("cert-pw"), private_key_password="cert-pw"))  # fmt: skip
+        session.add(X509Credentials(alias="agent-cert", private_key_password="cert-pw", **credentials))
         session.flush()
-        server = ServerDefinition.discover(session, op.issuer)
+        server = ServerDefinition.discover(session, oidc.issuer)
         for method in METHODS:
-            add_client(session, server, method)
-    op.reset_stats()
+            add_client(session, server, method, registered[method])
     return store
 
 
 def requests_by(op: OidcProvider, client_id: str) -> int:
-    return int(op.stats()["token_requests"].get(client_id, 0))
+    return op.token_requests().get(client_id, 0)
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_every_auth_method_gets_a_token(agents: Store, op: OidcProvider, method: str) -> None:
+def test_every_auth_method_gets_a_token(
+    agents: Store, oidc: OidcProvider, client_ids: dict[str, str], method: str
+) -> None:
     agent = AgentClient(agents, method)
     token = agent.get_token()
     assert token.token_type == "Bearer" and token.access_token
     assert timedelta(seconds=295) < token.expires_at - datetime.now(UTC) <= timedelta(seconds=300)
-    assert agent.introspect(token.access_token)["client_id"] == CLIENT_IDS[method]
-    assert requests_by(op, CLIENT_IDS[method]) == 1
+    assert agent.introspect(token.access_token)["client_id"] == client_ids[method]
+    assert requests_by(oidc, client_ids[method]) == 1
 
 
-def _b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def test_jwt_access_token_for_a_resource_is_signed_by_the_provider(agents: Store, op: OidcProvider) -> None:
+def test_jwt_access_token_for_a_resource_is_signed_by_the_provider(
+    agents: Store, oidc: OidcProvider, client_ids: dict[str, str]
+) -> None:
     token = AgentClient(agents, "client_secret_basic").get_access_token(resource=RESOURCE)
-    header_b64, claims_b64, signature_b64 = token.split(".")
-    header = json.loads(_b64decode(header_b64))
-    claims = json.loads(_b64decode(claims_b64))
+    header, claims, _, _ = jws_parts(token)
     assert header["alg"] == "RS256"
-    assert claims["aud"] == RESOURCE and claims["client_id"] == "agent-basic" and claims["iss"] == op.issuer
-    (jwk,) = [k for k in op.jwks["keys"] if k["kid"] == header["kid"]]
-    public = rsa.RSAPublicNumbers(int.from_bytes(_b64decode(jwk["e"]), "big"),
-                                  int.from_bytes(_b64decode(jwk["n"]), "big")).public_key()  # fmt: skip
-    public.verify(_b64decode(signature_b64), f"{header_b64}.{claims_b64}".encode(), padding.PKCS1v15(),
-                  hashes.SHA256())  # fmt: skip
+    assert claims["aud"] == RESOURCE and claims["iss"] == oidc.issuer
+    assert claims["client_id"] == client_ids["client_secret_basic"]
+    (jwk,) = [k for k in oidc.jwks["keys"] if k["kid"] == header["kid"]]
+    verify_jws(token, rsa_public_key(jwk))  # RS256, by the header checked above
 
 
-def test_tokens_are_cached_in_process_and_in_the_store(agents: Store, op: OidcProvider) -> None:
+def test_tokens_are_cached_in_process_and_in_the_store(
+    agents: Store, oidc: OidcProvider, client_ids: dict[str, str]
+) -> None:
     agent = AgentClient(agents, "client_secret_basic")
     first = agent.get_access_token()
     assert agent.get_access_token() == first
@@ -143,7 +143,7 @@ def test_tokens_are_cached_in_process_and_in_the_store(agents: Store, op: OidcPr
         assert row.access_token == first and row.hash and row.expires is not None
     other = agent.get_access_token(resource=RESOURCE)  # another key: another token
     assert other != first
-    assert requests_by(op, "agent-basic") == 2
+    assert requests_by(oidc, client_ids["client_secret_basic"]) == 2
 
 
 class FakeClock:
@@ -154,7 +154,7 @@ class FakeClock:
         return self.now
 
 
-def test_expiry_renews_and_the_properties_follow(agents: Store, op: OidcProvider) -> None:
+def test_expiry_renews_and_the_properties_follow(agents: Store, oidc: OidcProvider, client_ids: dict[str, str]) -> None:
     import time
 
     clock = FakeClock(time.time())
@@ -168,10 +168,10 @@ def test_expiry_renews_and_the_properties_follow(agents: Store, op: OidcProvider
     assert agent.has_expired and not agent.is_authorized and agent.has_signed_in
     second = agent.get_access_token()
     assert second != first and agent.is_authorized
-    assert requests_by(op, "agent-post") == 2
+    assert requests_by(oidc, client_ids["client_secret_post"]) == 2
 
 
-def test_revoke_removes_the_token_everywhere(agents: Store, op: OidcProvider) -> None:
+def test_revoke_removes_the_token_everywhere(agents: Store, oidc: OidcProvider, client_ids: dict[str, str]) -> None:
     agent = AgentClient(agents, "client_secret_jwt")
     token = agent.get_access_token()
     assert agent.introspect(token)["active"] is True
@@ -183,7 +183,7 @@ def test_revoke_removes_the_token_everywhere(agents: Store, op: OidcProvider) ->
             session.scalars(select(AccessToken).where(AccessToken.application_name == "client_secret_jwt")).all() == []
         )
     assert agent.get_access_token() != token
-    assert requests_by(op, "agent-jwt") == 2
+    assert requests_by(oidc, client_ids["client_secret_jwt"]) == 2
 
 
 def test_client_introspect_and_revoke_methods(agents: Store) -> None:
@@ -198,7 +198,9 @@ def test_client_introspect_and_revoke_methods(agents: Store) -> None:
     assert not agent.has_signed_in
 
 
-def test_invalid_client_is_not_retried_and_nothing_is_cached(agents: Store, op: OidcProvider) -> None:
+def test_invalid_client_is_not_retried_and_nothing_is_cached(
+    agents: Store, oidc: OidcProvider, client_ids: dict[str, str]
+) -> None:
     with agents.session() as session:
         client = Client.Open(session, "client_secret_basic")
         assert client is not None
@@ -208,7 +210,7 @@ def test_invalid_client_is_not_retried_and_nothing_is_cached(agents: Store, op: 
         agent.get_access_token()
     assert caught.value.error == "invalid_client" and caught.value.status_code == 401
     assert "wrong-secret" not in str(caught.value)
-    assert requests_by(op, "agent-basic") == 1
+    assert requests_by(oidc, client_ids["client_secret_basic"]) == 1
     assert not agent.has_signed_in
     with agents.session() as session:
         assert session.scalars(select(AccessToken)).all() == []
@@ -227,8 +229,8 @@ def test_client_awaiting_registration_refuses(agents: Store) -> None:
     with agents.session() as session:
         server = ServerDefinition.OpenByIssuer(session, session.scalars(select(ServerDefinition.issuer_endpoint)).one())
         assert server is not None and server.server_metadata.registration_endpoint
-        add_client(session, server, "client_secret_basic", application_name="pending", client_id=None,
-                   client_secret=None)  # fmt: skip
+        unregistered = {"client_id": None, "client_secret": None}
+        add_client(session, server, "client_secret_basic", unregistered, application_name="pending")
     with pytest.raises(ClientNotUsableError, match="awaiting registration") as caught:
         AgentClient(agents, "pending")
     assert caught.value.application_name == "pending"
@@ -243,14 +245,15 @@ def local_token_server(store: Store) -> Iterator[tuple[Store, list[Reply], list[
 
     def handler(request: Seen) -> Reply:
         if request.path == "/.well-known/openid-configuration":
-            return Reply(200, {"issuer": server.url, "token_endpoint": f"{server.url}/token",
-                               "grant_types_supported": ["client_credentials"]})  # fmt: skip
+            endpoints = {"issuer": server.url, "token_endpoint": f"{server.url}/token"}
+            return Reply(200, {**endpoints, "grant_types_supported": ["client_credentials"]})
         return replies.pop(0)
 
     with serve(handler) as server:
         with store.session() as session:
             definition = ServerDefinition.discover(session, server.url)
-            add_client(session, definition, "client_secret_basic", application_name="local", client_id="local")
+            local = {"client_id": "local", "client_secret": SECRET}
+            add_client(session, definition, "client_secret_basic", local, application_name="local")
         yield store, replies, server.seen
 
 
@@ -258,8 +261,8 @@ def test_5xx_and_429_are_retried_then_the_token_is_used(
     local_token_server: tuple[Store, list[Reply], list[Seen]],
 ) -> None:
     store, replies, seen = local_token_server
-    replies += [Reply(500), Reply(429, headers={"Retry-After": "3"}),
-                Reply(200, {"access_token": "t1", "token_type": "Bearer", "expires_in": 100})]  # fmt: skip
+    token = {"access_token": "t1", "token_type": "Bearer", "expires_in": 100}
+    replies += [Reply(500), Reply(429, headers={"Retry-After": "3"}), Reply(200, token)]
     sleeps: list[float] = []
     agent = AgentClient(store, "local", sleep=sleeps.append, retry=RetryPolicy(attempts=3, base_delay=0.5))
     assert agent.get_access_token() == "t1"
@@ -284,8 +287,9 @@ def test_missing_expires_in_gets_the_default_lifetime_and_scope_is_sent(
     local_token_server: tuple[Store, list[Reply], list[Seen]],
 ) -> None:
     store, replies, seen = local_token_server
-    replies += [Reply(200, {"access_token": "t2", "token_type": "Bearer"}),
-                Reply(200, {"access_token": "t3", "token_type": "Bearer", "scope": "b a"})]  # fmt: skip
+    unscoped = {"access_token": "t2", "token_type": "Bearer"}
+    scoped = {"access_token": "t3", "token_type": "Bearer", "scope": "b a"}
+    replies += [Reply(200, unscoped), Reply(200, scoped)]
     agent = AgentClient(store, "local", default_lifetime=timedelta(minutes=7))
     token = agent.get_token()
     assert token.lifetime == timedelta(minutes=7)
@@ -323,7 +327,7 @@ def test_a_client_disabled_later_gets_no_new_token(agents: Store) -> None:
         agent.get_access_token()
 
 
-def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, op: OidcProvider) -> None:
+def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, oidc: OidcProvider) -> None:
     with agents.session() as session:
         server = session.scalars(select(ServerDefinition)).one()
         server.server_metadata.revocation_endpoint = None
@@ -331,7 +335,7 @@ def test_discover_endpoints_updates_the_definition_and_the_agent(agents: Store, 
     agent = AgentClient(agents, "client_secret_basic")
     assert agent.config.endpoints.revocation_endpoint is None
     endpoints = agent.discover_endpoints()
-    assert endpoints.token_endpoint == op.token_endpoint and endpoints.revocation_endpoint
+    assert endpoints.token_endpoint == oidc.token_endpoint and endpoints.revocation_endpoint
     assert agent.config.endpoints == endpoints
     with agents.session() as session:
         stored = session.scalars(select(ServerDefinition)).one()
@@ -344,13 +348,13 @@ def test_token_repr_hides_the_token(agents: Store) -> None:
 
 
 @pytest.mark.parametrize("method", ["client_secret_jwt", "private_key_jwt"])
-def test_assertion_audience_may_be_the_token_endpoint(agents: Store, op: OidcProvider, method: str) -> None:
+def test_assertion_audience_may_be_the_token_endpoint(agents: Store, oidc: OidcProvider, method: str) -> None:
     with agents.session() as session:
         client = Client.Open(session, method)
-        assert client is not None and client.jwt_audience == op.issuer  # IRIS JWTAudienceGet: the issuer by default
-        client.jwt_audience = op.token_endpoint
+        assert client is not None and client.jwt_audience == oidc.issuer  # IRIS JWTAudienceGet: the issuer by default
+        client.jwt_audience = oidc.token_endpoint
     agent = AgentClient(agents, method)
-    assert agent.config.identity.audience == op.token_endpoint
+    assert agent.config.identity.audience == oidc.token_endpoint
     assert agent.get_access_token()
 
 
@@ -367,34 +371,41 @@ def test_a_disabled_ssl_configuration_is_refused(agents: Store) -> None:
         AgentClient(agents, "client_secret_basic")
 
 
-def test_a_deleted_client_recreated_with_other_credentials_never_gets_the_old_token(agents: Store) -> None:
+def test_a_deleted_client_recreated_with_other_credentials_never_gets_the_old_token(
+    agents: Store, registered: dict[str, dict[str, Any]]
+) -> None:
     old = AgentClient(agents, "client_secret_basic").get_access_token()
     with agents.session() as session:
         Client.DeleteId(session, "client_secret_basic")
     with agents.session() as session:
         server = session.scalars(select(ServerDefinition)).one()
-        add_client(session, server, "client_secret_post", application_name="client_secret_basic")
+        post = registered["client_secret_post"]
+        add_client(session, server, "client_secret_post", post, application_name="client_secret_basic")
     agent = AgentClient(agents, "client_secret_basic")
     token = agent.get_access_token()
     assert token != old
-    assert agent.introspect(token)["client_id"] == CLIENT_IDS["client_secret_post"]
+    assert agent.introspect(token)["client_id"] == post["client_id"]
 
 
 @pytest.mark.parametrize(
     "change",
     [
-        {"client_id": CLIENT_IDS["client_secret_post"]},
+        {"client_id": "client_secret_post"},  # the client_id of the client_secret_post client
         {"token_endpoint_auth_method": "client_secret_post"},
         {"enabled": False},
     ],
 )
-def test_a_changed_definition_drops_its_cached_token_in_this_process(agents: Store, change: dict[str, Any]) -> None:
+def test_a_changed_definition_drops_its_cached_token_in_this_process(
+    agents: Store, client_ids: dict[str, str], change: dict[str, Any]
+) -> None:
     agent = AgentClient(agents, "client_secret_basic")
     old = agent.get_access_token()
     with agents.session() as session:
         client = Client.Open(session, "client_secret_basic")
         assert client is not None
         for name, value in change.items():
+            if name == "client_id":
+                value = client_ids[value]
             target = client.client_metadata if name == "token_endpoint_auth_method" else client
             setattr(target, name, value)
     with agents.session() as session:

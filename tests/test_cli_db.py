@@ -8,16 +8,11 @@ import socket
 from pathlib import Path
 
 import pytest
-from test_cli import EXIT_DATABASE, EXIT_KEY, EXIT_SCHEMA, EXIT_USAGE, ISSUER, SVC, Shell, seeded_shell
+from cli_shell import EXIT_DATABASE, EXIT_KEY, EXIT_SCHEMA, EXIT_USAGE, ISSUER, SVC, Shell
 
 from oauth2store import generate_store_key
 from oauth2store._encryption.registry import KEY_VARIABLE
 from oauth2store._migrations import head_revision
-
-
-@pytest.fixture
-def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
-    return seeded_shell(store_url, capsys)
 
 
 def test_db_commands(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_cli import EXIT_INVALID, EXIT_NOT_FOUND, SVC, Shell, seeded_shell
+from cli_shell import EXIT_INVALID, EXIT_NOT_FOUND, SVC, Shell
 
 from oauth2store import NotFoundError
 from oauth2store.cli import main
@@ -23,11 +23,6 @@ NOT_UTF8 = b"caf\xe9".decode("utf-8", "surrogateescape")
 DEEP = "[" * 100_000 + "]" * 100_000
 #: Parsable, but nested beyond any document oauth2store reads.
 NESTED = '{"a":' * 200 + "1" + "}" * 200
-
-
-@pytest.fixture
-def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
-    return seeded_shell(store_url, capsys)
 
 
 def test_arguments_that_are_not_utf8(shell: Shell) -> None:

@@ -7,64 +7,58 @@ import io
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from cli_shell import EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_USAGE, Shell
+from factories import self_signed
 from local_servers import Reply, RoutedServer
 from oidc_provider import OidcProvider
-from test_cli import EXIT_INVALID, EXIT_KEY, EXIT_NOT_FOUND, EXIT_SERVER, EXIT_USAGE, Shell, seeded_shell
-from test_tls_configurations import make_pem_pair
 
 from oauth2store import Store, X509Credentials
 
-SECRET = "cli-client-secret-0123456789"
 CLIENT_CREDENTIALS = ("--grant-type", "client_credentials")
 
 
 @pytest.fixture
-def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
-    return seeded_shell(store_url, capsys)
-
-
-@pytest.fixture(scope="module")
 def jwks_host() -> Iterator[RoutedServer]:
-    """Serves the JWKS of the private_key_jwt client at /jwks, as its application would."""
+    """Serves the JWKS of a private_key_jwt client at /jwks, as its application would."""
     with RoutedServer() as served:
         yield served
 
 
-@pytest.fixture(scope="module")
-def op(jwks_host: RoutedServer) -> Iterator[OidcProvider]:
-    signing = {"token_endpoint_auth_method": "private_key_jwt", "jwks_uri": f"{jwks_host.url}/jwks"}
-    clients = [{"client_id": "cli-svc", "client_secret": SECRET}, {"client_id": "cli-pkjwt", **signing}]
-    with OidcProvider(clients=clients) as provider:
-        yield provider
+@pytest.fixture
+def svc_op(oidc: OidcProvider) -> dict[str, Any]:
+    """A client_secret_basic client of this test, registered at the provider."""
+    return oidc.register()
 
 
 @pytest.fixture
-def agent_shell(shell: Shell, op: OidcProvider) -> Shell:
-    """The store with the provider discovered and a client_secret_basic client `svc-op` defined for it."""
-    assert "discovered" in shell("server", "discover", op.issuer)
-    svc_op = ("--type", "confidential", "--server", op.issuer, "--client-id", "cli-svc", "--client-secret", SECRET)
-    shell("client", "create", "svc-op", *svc_op, *CLIENT_CREDENTIALS)
+def agent_shell(shell: Shell, oidc: OidcProvider, svc_op: dict[str, Any]) -> Shell:
+    """The store with the provider discovered and the client `svc-op` (`svc_op` at the provider) defined for it."""
+    assert "discovered" in shell("server", "discover", oidc.issuer)
+    definition = ("--type", "confidential", "--server", oidc.issuer)
+    credentials = ("--client-id", svc_op["client_id"], "--client-secret", svc_op["client_secret"])
+    shell("client", "create", "svc-op", *definition, *credentials, *CLIENT_CREDENTIALS)
     return shell
 
 
-def test_server_discover(shell: Shell, op: OidcProvider) -> None:
-    shown = json.loads(shell("server", "discover", op.issuer, "--json"))
+def test_server_discover(shell: Shell, oidc: OidcProvider) -> None:
+    shown = json.loads(shell("server", "discover", oidc.issuer, "--json"))
     assert shown["is_discovery"] is True
-    assert shown["metadata"]["token_endpoint"] == op.token_endpoint
-    assert shown["metadata"]["introspection_endpoint"].startswith(op.issuer)
+    assert shown["metadata"]["token_endpoint"] == oidc.token_endpoint
+    assert shown["metadata"]["introspection_endpoint"].startswith(oidc.issuer)
     listed = json.loads(shell("server", "list", "--json"))
-    assert [s["issuer_endpoint"] for s in listed] == ["https://as.example.com", op.issuer]
+    assert [s["issuer_endpoint"] for s in listed] == ["https://as.example.com", oidc.issuer]
     # Discovering again updates the same definition.
-    assert json.loads(shell("server", "discover", op.issuer, "--json"))["id"] == shown["id"]
-    unknown_tls = ("server", "discover", op.issuer + "/x", "--ssl-configuration", "nope")
+    assert json.loads(shell("server", "discover", oidc.issuer, "--json"))["id"] == shown["id"]
+    unknown_tls = ("server", "discover", oidc.issuer + "/x", "--ssl-configuration", "nope")
     assert "not found" in shell(*unknown_tls, expect=EXIT_NOT_FOUND)
 
 
-def test_discover_refusals(shell: Shell, op: OidcProvider) -> None:
+def test_discover_refusals(shell: Shell, oidc: OidcProvider) -> None:
     assert "must use https" in shell("server", "discover", "http://login.example.com", expect=EXIT_INVALID)
-    assert "names issuer" in shell("server", "discover", op.issuer + "/", expect=EXIT_SERVER)
+    assert "names issuer" in shell("server", "discover", oidc.issuer + "/", expect=EXIT_SERVER)
     assert len(json.loads(shell("server", "list", "--json"))) == 1  # nothing was stored
 
 
@@ -85,14 +79,16 @@ def test_transport_errors_exit_with_the_server_code(shell: Shell) -> None:
     assert closed in shell("token", "svc", expect=EXIT_SERVER)
 
 
-def test_token_introspect_revoke(agent_shell: Shell, op: OidcProvider, monkeypatch: pytest.MonkeyPatch) -> None:
-    op.reset_stats()
+def test_token_introspect_revoke(
+    agent_shell: Shell, oidc: OidcProvider, svc_op: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = oidc.token_requests()
     token = agent_shell("token", "svc-op").strip()
     assert token and "\n" not in token
     assert agent_shell("token", "svc-op").strip() == token  # the store's cache: one request for both
-    assert op.stats()["token_requests"] == {"cli-svc": 1}
+    assert oidc.token_requests_since(before) == {svc_op["client_id"]: 1}
     claims = json.loads(agent_shell("introspect", "svc-op", token))
-    assert claims["active"] is True and claims["client_id"] == "cli-svc"
+    assert claims["active"] is True and claims["client_id"] == svc_op["client_id"]
     monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
     assert agent_shell("revoke", "svc-op", "-").strip() == "revoked"
     assert json.loads(agent_shell("introspect", "svc-op", token))["active"] is False
@@ -107,7 +103,7 @@ def test_token_for_a_resource_as_json(agent_shell: Shell) -> None:
     assert datetime.fromisoformat(got["expires_at"]) > datetime.now(UTC)
 
 
-def test_token_error_classes(agent_shell: Shell, op: OidcProvider) -> None:
+def test_token_error_classes(agent_shell: Shell, oidc: OidcProvider) -> None:
     agent_shell("client", "set", "svc-op", "--client-secret", "wrong-secret")
     error = agent_shell("token", "svc-op", expect=EXIT_SERVER)
     assert "invalid_client" in error and "wrong-secret" not in error
@@ -119,8 +115,9 @@ def test_token_error_classes(agent_shell: Shell, op: OidcProvider) -> None:
     assert "TOKEN" in agent_shell("introspect", "svc-op", "", expect=EXIT_USAGE)
 
 
-def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_host: RoutedServer) -> None:
-    pk = ("--type", "confidential", "--server", op.issuer, "--client-id", "cli-pkjwt")
+def test_keys_rotate_show_and_sign(agent_shell: Shell, oidc: OidcProvider, jwks_host: RoutedServer) -> None:
+    registered = oidc.register(token_endpoint_auth_method="private_key_jwt", jwks_uri=f"{jwks_host.url}/jwks")
+    pk = ("--type", "confidential", "--server", oidc.issuer, "--client-id", registered["client_id"])
     agent_shell("client", "create", "pk", *pk, "--auth-method", "private_key_jwt", *CLIENT_CREDENTIALS)
     assert "call RotateKeys() first" in agent_shell("token", "pk", expect=EXIT_KEY)
     first = agent_shell("keys", "rotate", "pk").splitlines()
@@ -132,7 +129,6 @@ def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_ho
     assert [k["kid"] for k in jwks["keys"]] == [k["kid"] for k in second]
     assert all("d" not in k for k in jwks["keys"])  # public only
     jwks_host.reply("/jwks", Reply(200, json.dumps(jwks).encode(), {"Content-Type": "application/json"}))
-    op.restart()  # forget a JWKS fetched by an earlier run of this test (the other database)
     assert agent_shell("token", "pk").strip()  # signed with the active key, verified by the provider
     assert "retention" in agent_shell("keys", "rotate", "pk", "--retention", "1", expect=EXIT_INVALID)
     agent_shell("client", "set", "pk", "--metadata", "token_endpoint_auth_signing_alg=HS256")
@@ -141,7 +137,7 @@ def test_keys_rotate_show_and_sign(agent_shell: Shell, op: OidcProvider, jwks_ho
 
 
 def test_keys_of_a_client_with_x509_credentials(shell: Shell, store_url: str) -> None:
-    certificate, key = make_pem_pair()
+    certificate, key = self_signed()
     with Store(store_url) as store, store.session() as db:
         db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key))
     shell("client", "set", "svc", "--client-credentials", "svc-cert")
@@ -150,10 +146,10 @@ def test_keys_of_a_client_with_x509_credentials(shell: Shell, store_url: str) ->
     assert published["kty"] == "EC" and len(published["x5c"]) == 1 and "d" not in published
 
 
-def test_jwks_refresh(agent_shell: Shell, op: OidcProvider) -> None:
+def test_jwks_refresh(agent_shell: Shell, oidc: OidcProvider) -> None:
     shown = json.loads(agent_shell("jwks", "refresh", "svc-op", "--json"))
     assert shown["changed"] is False  # discovery stored the JWKS already
-    assert {k["kid"] for k in shown["keys"]} == {k["kid"] for k in op.jwks["keys"]}
+    assert {k["kid"] for k in shown["keys"]} == {k["kid"] for k in oidc.jwks["keys"]}
     forced = agent_shell("jwks", "refresh", "svc-op", "--force")
     assert forced.startswith("JWKS unchanged; cached until ")
     assert "not found" in agent_shell("jwks", "refresh", "ghost", expect=EXIT_NOT_FOUND)
@@ -169,9 +165,9 @@ def test_jwks_refresh_from_a_broken_server_exits_with_the_server_code(shell: She
         assert "content type 'text/html'" in shell("jwks", "refresh", "broken", expect=EXIT_SERVER)
 
 
-def test_register_then_get_a_token(shell: Shell, op: OidcProvider) -> None:
-    shell("server", "discover", op.issuer)
-    shell("client", "create", "reg", "--type", "confidential", "--server", op.issuer, *CLIENT_CREDENTIALS)
+def test_register_then_get_a_token(shell: Shell, oidc: OidcProvider) -> None:
+    shell("server", "discover", oidc.issuer)
+    shell("client", "create", "reg", "--type", "confidential", "--server", oidc.issuer, *CLIENT_CREDENTIALS)
     registered = shell("register", "reg")
     assert registered.startswith("registered client reg: client_id ")
     shown = json.loads(shell("client", "show", "reg", "--json"))

@@ -8,35 +8,19 @@ command's output is searched for it (private keys by each private JWK member and
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
+from cli_shell import ISSUER, Shell
+from factories import self_signed
 from oidc_provider import OidcProvider
 from sqlalchemy import select
-from test_cli import ISSUER, Shell, seeded_shell
-from test_tls_configurations import make_pem_pair
 
 from oauth2store import Base, ServerDefinition, SSLConfiguration, Store, X509Credentials
 from oauth2store.models._validated import Validated
 
-OP_SECRET = "op-client-secret-0123456789"
-INITIAL_TOKEN = "initial-access-token-0123456789"
 #: The members of a private JWK that are the private key (RFC 7518 §6.2.2, §6.3.2).
 PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi")
 CLIENT_CREDENTIALS = ("--grant-type", "client_credentials")
-
-
-@pytest.fixture
-def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
-    return seeded_shell(store_url, capsys)
-
-
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    clients = [{"client_id": "op-svc", "client_secret": OP_SECRET}]
-    with OidcProvider(clients=clients, initial_access_token=INITIAL_TOKEN) as provider:
-        yield provider
 
 
 def _fragments(secret: str, owner: object, value: str) -> dict[str, str]:
@@ -68,8 +52,9 @@ def stored_secrets(url: str) -> dict[str, str]:
 
 
 def _store_secrets_the_command_cannot_set(url: str, op: OidcProvider) -> None:
-    certificate, key = make_pem_pair("x509-key-password")
-    tls_certificate, tls_key = make_pem_pair("tls-key-password")
+    """Credentials, a TLS configuration, and the provider's initial access token on both server definitions."""
+    certificate, key = self_signed("x509-key-password")
+    tls_certificate, tls_key = self_signed("tls-key-password")
     with Store(url) as store, store.session() as db:
         credentials = {"certificate": certificate, "private_key": key, "private_key_password": "x509-key-password"}
         db.add(X509Credentials(alias="svc-cert", **credentials))
@@ -78,12 +63,14 @@ def _store_secrets_the_command_cannot_set(url: str, op: OidcProvider) -> None:
         for issuer in (ISSUER, op.issuer):
             server = ServerDefinition.OpenByIssuer(db, issuer)
             assert server is not None
-            server.initial_access_token = INITIAL_TOKEN
+            server.initial_access_token = op.initial_access_token
 
 
 def test_no_command_prints_a_secret_unless_asked_to(
-    shell: Shell, store_url: str, op: OidcProvider, tmp_path: Path
+    shell: Shell, store_url: str, protected_oidc: OidcProvider, tmp_path: Path
 ) -> None:
+    op = protected_oidc  # registration needs the initial access token the server definitions hold
+    registered = op.register()
     shell("server", "discover", op.issuer)
     _store_secrets_the_command_cannot_set(store_url, op)
     shell("client", "set", "svc", "--ssl-configuration", "mtls", "--metadata", "registration_access_token=rat-0123")
@@ -92,8 +79,9 @@ def test_no_command_prints_a_secret_unless_asked_to(
     shell("client", "create", "cert", *cert, *credentials, *CLIENT_CREDENTIALS)
     ec = ("--type", "confidential", "--server", ISSUER, "--client-id", "ec", "--auth-method", "private_key_jwt")
     shell("client", "create", "ec", *ec, "--metadata", "token_endpoint_auth_signing_alg=ES256", *CLIENT_CREDENTIALS)
-    op_svc = ("--type", "confidential", "--server", op.issuer, "--client-id", "op-svc", "--client-secret", OP_SECRET)
-    shell("client", "create", "op-svc", *op_svc, *CLIENT_CREDENTIALS)
+    op_svc = ("--type", "confidential", "--server", op.issuer)
+    credentials = ("--client-id", registered["client_id"], "--client-secret", registered["client_secret"])
+    shell("client", "create", "op-svc", *op_svc, *credentials, *CLIENT_CREDENTIALS)
     for name in ("reg", "reg-json"):
         shell("client", "create", name, "--type", "confidential", "--server", op.issuer, *CLIENT_CREDENTIALS)
 

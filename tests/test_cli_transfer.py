@@ -12,17 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_cli import EXIT_CONFLICT, EXIT_INVALID, EXIT_USAGE, ISSUER, Shell, seeded_shell
-from test_tls_configurations import make_pem_pair
+from cli_shell import EXIT_CONFLICT, EXIT_INVALID, EXIT_USAGE, ISSUER, Shell
+from factories import self_signed
 
 from oauth2store import Client, SSLConfiguration, Store, X509Credentials, signing_key
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def shell(store_url: str, capsys: pytest.CaptureFixture[str]) -> Shell:
-    return seeded_shell(store_url, capsys)
 
 
 @pytest.fixture
@@ -143,7 +138,7 @@ def test_an_import_document_that_names_an_object_twice(shell: Shell, tmp_path: P
 def test_round_trip_carries_keys_credentials_and_tls(
     shell: Shell, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
 ) -> None:
-    certificate, key = make_pem_pair("pw")
+    certificate, key = self_signed("pw")
     with Store(store_url) as source, source.session() as db:
         db.add(X509Credentials(alias="svc-cert", certificate=certificate, private_key=key, private_key_password="pw"))
         tls = {"certificate_authorities": certificate, "certificate": certificate, "private_key": key}

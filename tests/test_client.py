@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import pytest
-from conftest import new_client, new_server
-from sqlalchemy import func, select
+from factories import new_client, new_server
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from oauth2store import (
@@ -19,6 +20,7 @@ from oauth2store import (
     InUseError,
     NotFoundError,
     ServerDefinition,
+    Store,
     ValidationError,
 )
 
@@ -37,8 +39,13 @@ def test_initial_values_as_iris_sets_them(server: ServerDefinition) -> None:
     assert client.ssl_configuration == "default"
     metadata = client.client_metadata
     assert metadata.token_endpoint_auth_method == "client_secret_basic"
-    signing = ["id_token_signed_response_alg", "userinfo_signed_response_alg", "access_token_signed_response_alg",
-               "request_object_signing_alg", "token_endpoint_auth_signing_alg"]  # fmt: skip
+    signing = [
+        "id_token_signed_response_alg",
+        "userinfo_signed_response_alg",
+        "access_token_signed_response_alg",
+        "request_object_signing_alg",
+        "token_endpoint_auth_signing_alg",
+    ]
     assert {getattr(metadata, name) for name in signing} == {"RS256"}
     encryption = [name for name in ClientMetadata.property_rules() if "encrypt" in name]
     assert len(signing) + len(encryption) == 13
@@ -59,16 +66,33 @@ def test_open_unknown_returns_none(session: Session) -> None:
     assert Client.Open(session, "nobody") is None
 
 
-def test_flush_refuses_invalid_client_and_keeps_stored_data(session: Session, make_client: MakeClient) -> None:
-    client = make_client()
-    client.description = "d" * 257
-    client.jwt_interval = -5
-    with pytest.raises(ValidationError) as caught:
-        session.flush()
-    assert fields_of(caught) == {"description", "jwt_interval"}
-    session.rollback()
-    stored = Client.Open(session, "orders-service")
-    assert stored is None or stored.description is None
+def stored_client_row(store: Store, name: str = "orders-service") -> tuple[Any, ...]:
+    """The client's row as the database holds it (secrets as ciphertext), read in a connection of its own."""
+    with store.engine.connect() as connection:
+        query = text('SELECT * FROM "OAuth2_Client" WHERE "ApplicationName" = :name')
+        return tuple(connection.execute(query, {"name": name}).one())
+
+
+def test_flush_refuses_invalid_client_and_keeps_stored_data(store: Store) -> None:
+    with store.session() as db:
+        server = new_server()
+        db.add(server)
+        db.add(new_client(server, description="Order service", jwt_interval=30))
+    before = stored_client_row(store)
+    with store.session() as db:
+        client = Client.Open(db, "orders-service")
+        assert client is not None
+        client.description = "d" * 257
+        client.jwt_interval = -5
+        with pytest.raises(ValidationError) as caught:
+            db.flush()
+        assert fields_of(caught) == {"description", "jwt_interval"}
+        db.expire(client)  # drop the refused values; the session stays usable and commits when the block ends
+    assert stored_client_row(store) == before
+    with store.session() as db:
+        stored = Client.Open(db, "orders-service")
+        assert stored is not None
+        assert (stored.description, stored.jwt_interval) == ("Order service", 30)
 
 
 def test_duplicate_application_name(session: Session, make_client: MakeClient, server: ServerDefinition) -> None:
@@ -106,8 +130,9 @@ class TestCrossFieldRules:
         client.validate()
         assert client.is_awaiting_registration
 
-    @pytest.mark.parametrize(("client_type", "needs_secret"), [("public", False), ("confidential", True),
-                                                                ("resource", True)])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("client_type", "needs_secret"), [("public", False), ("confidential", True), ("resource", True)]
+    )
     def test_client_secret_for_confidential_and_resource(
         self, server: ServerDefinition, client_type: str, needs_secret: bool
     ) -> None:
@@ -125,8 +150,9 @@ class TestCrossFieldRules:
         client.client_metadata.token_endpoint_auth_method = method
         client.validate()
 
-    @pytest.mark.parametrize(("client_type", "needs_redirect"), [("public", True), ("confidential", True),
-                                                                  ("resource", False)])  # fmt: skip
+    @pytest.mark.parametrize(
+        ("client_type", "needs_redirect"), [("public", True), ("confidential", True), ("resource", False)]
+    )
     def test_redirection_endpoint_for_public_and_confidential(
         self, server: ServerDefinition, client_type: str, needs_redirect: bool
     ) -> None:
@@ -156,9 +182,7 @@ class TestCrossFieldRules:
         client = new_client(server, redirection_endpoint=Endpoint("bad host", 70000, "a b"))
         with pytest.raises(ValidationError) as caught:
             client.validate()
-        assert fields_of(caught) == {
-            "redirection_endpoint.host", "redirection_endpoint.port", "redirection_endpoint.prefix"
-        }  # fmt: skip
+        assert fields_of(caught) == {f"redirection_endpoint.{part}" for part in ("host", "port", "prefix")}
         assert all(p.code == 8850 for p in caught.value.problems)
 
     def test_metadata_problems_are_named_by_path(self, server: ServerDefinition) -> None:
@@ -190,8 +214,13 @@ def test_jwt_audience_defaults_to_the_issuer(make_client: MakeClient) -> None:
 
 def test_deprecated_properties_read_and_write_through(session: Session, make_client: MakeClient) -> None:
     client = make_client()
-    pairs = [("none", "none"), ("basic", "client_secret_basic"), ("body", "client_secret_post"),
-             ("client_secret_jwt", "client_secret_jwt"), ("private_key_jwt", "private_key_jwt")]  # fmt: skip
+    pairs = [
+        ("none", "none"),
+        ("basic", "client_secret_basic"),
+        ("body", "client_secret_post"),
+        ("client_secret_jwt", "client_secret_jwt"),
+        ("private_key_jwt", "private_key_jwt"),
+    ]
     for deprecated, method in pairs:
         with pytest.warns(DeprecationWarning, match="token_endpoint_auth_method"):
             client.authentication_type = deprecated
@@ -270,8 +299,9 @@ def test_list_pages_and_composes(session: Session, make_client: MakeClient) -> N
         query.page(size=0)
 
 
-def test_server_definition_delete_refused_while_used(session: Session, make_client: MakeClient,
-                                                      server: ServerDefinition) -> None:  # fmt: skip
+def test_server_definition_delete_refused_while_used(
+    session: Session, make_client: MakeClient, server: ServerDefinition
+) -> None:
     make_client()
     with pytest.raises(InUseError, match="still used by 'Client orders-service'"):
         ServerDefinition.DeleteId(session, server.id)

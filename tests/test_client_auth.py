@@ -5,16 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
-from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from local_servers import TestCA, rsa_thumbprint
+from factories import TestCA, ec_key, rsa_key
+from oracles import jws_parts, rsa_thumbprint, verify_jws
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -25,23 +21,9 @@ from oauth2store._jwx.jws import sign
 NOW = 1_800_000_000.0
 
 
-def b64decode(part: str) -> bytes:
-    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
-
-
-def parts(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
-    header, claims, signature = token.split(".")
-    return (
-        json.loads(b64decode(header)),
-        json.loads(b64decode(claims)),
-        f"{header}.{claims}".encode(),
-        b64decode(signature),
-    )
-
-
 def test_every_method_has_a_strategy() -> None:
-    assert set(STRATEGIES) == {"none", "client_secret_basic", "client_secret_post", "client_secret_jwt",
-                               "private_key_jwt"}  # fmt: skip
+    methods = {"none", "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"}
+    assert set(STRATEGIES) == methods
 
 
 def test_none_sends_only_the_client_id() -> None:
@@ -70,22 +52,22 @@ def test_secret_methods_without_a_secret_are_refused() -> None:
 
 
 def test_client_secret_jwt_is_an_hs256_assertion_keyed_by_the_secret() -> None:
-    identity = ClientIdentity("c", "client_secret_jwt", client_secret="k" * 32, audience="https://as/token",
-                              jwt_interval=90, signing_alg="RS256")  # fmt: skip
+    options = {"client_secret": "k" * 32, "audience": "https://as/token", "jwt_interval": 90, "signing_alg": "RS256"}
+    identity = ClientIdentity("c", "client_secret_jwt", **options)
     first = authenticate(identity, NOW).form
     second = authenticate(identity, NOW).form
     assert first["client_assertion_type"] == JWT_BEARER
-    header, claims, signed, signature = parts(first["client_assertion"])
+    header, claims, signed, signature = jws_parts(first["client_assertion"])
     assert header == {"alg": "HS256", "typ": "JWT"}
     assert signature == hmac.new(b"k" * 32, signed, hashlib.sha256).digest()
     assert claims["iss"] == claims["sub"] == "c" and claims["aud"] == "https://as/token"
     assert claims["iat"] == int(NOW) and claims["exp"] == int(NOW) + 90
-    assert claims["jti"] != parts(second["client_assertion"])[1]["jti"]
+    assert claims["jti"] != jws_parts(second["client_assertion"])[1]["jti"]
 
 
 def test_client_secret_jwt_honours_an_hs_signing_alg() -> None:
     identity = ClientIdentity("c", "client_secret_jwt", client_secret="k", audience="a", signing_alg="HS512")
-    header, _, signed, signature = parts(authenticate(identity, NOW).form["client_assertion"])
+    header, _, signed, signature = jws_parts(authenticate(identity, NOW).form["client_assertion"])
     assert header["alg"] == "HS512" and signature == hmac.new(b"k", signed, hashlib.sha512).digest()
 
 
@@ -96,27 +78,25 @@ def test_assertion_without_audience_is_refused() -> None:
 
 @pytest.mark.parametrize("alg", ["RS256", "RS512", "PS256"])
 def test_private_key_jwt_rsa(alg: str) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key = rsa_key()
     identity = ClientIdentity("c", "private_key_jwt", audience="https://as", signing_key=SigningKey("kid1", alg, key))
-    header, claims, signed, signature = parts(authenticate(identity, NOW).form["client_assertion"])
+    assertion = authenticate(identity, NOW).form["client_assertion"]
+    header, claims, _, _ = jws_parts(assertion)
     assert header == {"alg": alg, "typ": "JWT", "kid": "kid1"}
-    digest = hashes.SHA256() if alg.endswith("256") else hashes.SHA512()
-    pad = padding.PKCS1v15() if alg.startswith("RS") else padding.PSS(padding.MGF1(digest), digest.digest_size)
-    key.public_key().verify(signature, signed, pad, digest)
+    verify_jws(assertion, key.public_key())  # RSASSA-PKCS1-v1_5 or RSASSA-PSS with the header's hash
     assert claims["iss"] == "c" and claims["aud"] == "https://as"
 
 
 def test_private_key_jwt_es256() -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = ec_key()
     token = sign({"a": 1}, "ES256", key, kid="e")
-    _, _, signed, signature = parts(token)
-    assert len(signature) == 64
-    der = encode_dss_signature(int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big"))
-    key.public_key().verify(der, signed, ec.ECDSA(hashes.SHA256()))
+    _, _, _, signature = jws_parts(token)
+    assert len(signature) == 64  # R || S, 32 octets each (RFC 7518 §3.4)
+    verify_jws(token, key.public_key())
 
 
 def test_wrong_key_for_algorithm_is_refused() -> None:
-    key = ec.generate_private_key(ec.SECP256R1())
+    key = ec_key()
     with pytest.raises(KeyMaterialError, match="cannot sign RS256"):
         sign({}, "RS256", key)
     with pytest.raises(KeyMaterialError, match="unsupported"):
@@ -125,23 +105,11 @@ def test_wrong_key_for_algorithm_is_refused() -> None:
         authenticate(ClientIdentity("c", "private_key_jwt", audience="a"), NOW)
 
 
-def test_rfc7638_thumbprint_helper_matches_the_rfc_example() -> None:
-    # RFC 7638 §3.1: the thumbprint of the example RSA key.
-    n = (
-        "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3"
-        "oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdA"
-        "ZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-k"
-        "EgU8awapJzKnqDKgw"
-    )
-    public = rsa.RSAPublicNumbers(65537, int.from_bytes(b64decode(n), "big")).public_key()
-    assert rsa_thumbprint(public) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-
-
 def test_signing_key_from_x509_credentials(session: Session, make_client: Callable[..., Client]) -> None:
     ca = TestCA()
     issued = ca.issue("orders", server=False)
-    session.add(X509Credentials(alias="orders-cert", certificate=issued.certificate,
-                                private_key=issued.key_pem("pw"), private_key_password="pw"))  # fmt: skip
+    credentials = {"certificate": issued.certificate, "private_key": issued.key_pem("pw"), "private_key_password": "pw"}
+    session.add(X509Credentials(alias="orders-cert", **credentials))
     session.flush()
     client = make_client(client_credentials="orders-cert")
     client.client_metadata.token_endpoint_auth_signing_alg = "RS384"
@@ -157,8 +125,8 @@ def test_signing_key_password_falls_back_to_client_password(
     session: Session, make_client: Callable[..., Client]
 ) -> None:
     issued = TestCA().issue("orders", server=False)
-    credentials = X509Credentials(alias="c2", certificate=issued.certificate, private_key=issued.key_pem("pw2"),
-                                  private_key_password="pw2")  # fmt: skip
+    key = {"private_key": issued.key_pem("pw2"), "private_key_password": "pw2"}
+    credentials = X509Credentials(alias="c2", certificate=issued.certificate, **key)
     session.add(credentials)
     session.flush()
     # IRIS may keep the password on the client (ClientPassword) only: write the row as IRIS would have.

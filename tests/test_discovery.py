@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -54,8 +53,8 @@ def test_missing_token_endpoint_is_refused() -> None:
 
 
 def test_unknown_members_ignored_ill_shaped_ones_warned(caplog: pytest.LogCaptureFixture) -> None:
-    doc = document("https://a.example", scopes_supported="openid", x_vendor={"a": 1},
-                   request_parameter_supported="yes", service_documentation=42)  # fmt: skip
+    ill_shaped = {"scopes_supported": "openid", "request_parameter_supported": "yes", "service_documentation": 42}
+    doc = document("https://a.example", x_vendor={"a": 1}, **ill_shaped)
     with caplog.at_level(logging.WARNING, logger="oauth2store._discovery"):
         metadata = parse_metadata("https://a.example", doc, "u", MEMBERS)
     assert "x_vendor" not in metadata.values
@@ -65,34 +64,28 @@ def test_unknown_members_ignored_ill_shaped_ones_warned(caplog: pytest.LogCaptur
     assert "scopes_supported" in caplog.text
 
 
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider() as provider:
-        yield provider
-
-
 def count_servers(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(ServerDefinition)) or 0
 
 
-def test_discover_stores_then_updates_the_same_row(store: Store, op: OidcProvider) -> None:
+def test_discover_stores_then_updates_the_same_row(store: Store, oidc: OidcProvider) -> None:
     with store.session() as session:
-        server = ServerDefinition.discover(session, op.issuer)
+        server = ServerDefinition.discover(session, oidc.issuer)
         first_id = server.id
     with store.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, oidc.issuer)
         assert server is not None and server.is_discovery
         metadata = server.server_metadata
-        assert metadata.issuer == op.issuer
-        assert metadata.token_endpoint == op.token_endpoint
+        assert metadata.issuer == oidc.issuer
+        assert metadata.token_endpoint == oidc.token_endpoint
         assert metadata.introspection_endpoint and metadata.revocation_endpoint
         assert "client_credentials" in (metadata.grant_types_supported or [])
-        metadata.token_endpoint = f"{op.issuer}/stale"
+        metadata.token_endpoint = f"{oidc.issuer}/stale"
         metadata.op_policy_uri = "https://stale.example/policy"
     with store.session() as session:
-        again = ServerDefinition.discover(session, op.issuer)
+        again = ServerDefinition.discover(session, oidc.issuer)
         assert again.id == first_id
-        assert again.server_metadata.token_endpoint == op.token_endpoint
+        assert again.server_metadata.token_endpoint == oidc.token_endpoint
         assert again.server_metadata.op_policy_uri is None  # members absent from the document are cleared
         assert count_servers(session) == 1
 

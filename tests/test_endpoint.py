@@ -28,8 +28,9 @@ def test_parse() -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["ftp://host/x", "https://", "https://host/cb?x=1", "https://host/cb#f", "host/cb",
-                                 "https://host:99999/"])  # fmt: skip
+@pytest.mark.parametrize(
+    "url", ["ftp://host/x", "https://", "https://host/cb?x=1", "https://host/cb#f", "host/cb", "https://host:99999/"]
+)
 def test_parse_refuses(url: str) -> None:
     with pytest.raises(ValidationError, match="url: must"):
         Endpoint.parse(url)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,16 +23,17 @@ def run_example(name: str, tmp_path: Path, *args: str, env: dict[str, str] | Non
     # This checkout's package, even where another checkout is installed in the environment.
     environment["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), environment.get("PYTHONPATH")]))
     environment.update(env or {})
-    done = subprocess.run([sys.executable, str(EXAMPLES / name), *args], env=environment, capture_output=True,
-                          text=True, timeout=120, check=False)  # fmt: skip
+    command = [sys.executable, str(EXAMPLES / name), *args]
+    done = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider(clients=[{"client_id": "orders", "client_secret": SECRET}]) as provider:
-        yield provider
+@pytest.fixture
+def orders(oidc: OidcProvider) -> str:
+    """The client_id of this test's client `orders` at the provider (its secret: SECRET)."""
+    client_id: str = oidc.register(client_secret=SECRET)["client_id"]
+    return client_id
 
 
 def test_quickstart_runs_twice(tmp_path: Path) -> None:
@@ -45,13 +45,13 @@ def test_quickstart_runs_twice(tmp_path: Path) -> None:
     assert second.splitlines()[-3:] == first.splitlines()[-3:]
 
 
-def test_service_tokens_one_request_for_every_worker(tmp_path: Path, op: OidcProvider) -> None:
-    op.reset_stats()
-    out = run_example("service_tokens.py", tmp_path, op.issuer, "orders",
-                      env={"OAUTH2STORE_EXAMPLE_CLIENT_SECRET": SECRET})  # fmt: skip
-    assert f"defined orders-worker for {op.issuer} in the application's own session" in out
+def test_service_tokens_one_request_for_every_worker(tmp_path: Path, oidc: OidcProvider, orders: str) -> None:
+    before = oidc.token_requests()
+    secret = {"OAUTH2STORE_EXAMPLE_CLIENT_SECRET": SECRET}
+    out = run_example("service_tokens.py", tmp_path, oidc.issuer, orders, env=secret)
+    assert f"defined orders-worker for {oidc.issuer} in the application's own session" in out
     assert "12 workers in 3 processes x 4 threads got 1 distinct token" in out
-    assert op.stats()["token_requests"] == {"orders": 1}
+    assert oidc.token_requests_since(before) == {orders: 1}
     assert SECRET not in out
 
 
@@ -71,8 +71,14 @@ def test_migrate_store_sqlite_to_postgresql(tmp_path: Path, empty_postgres_url: 
 
 def test_tour_gets_a_token_from_the_local_server(tmp_path: Path) -> None:
     out = run_example("tour.py", tmp_path)
-    for step in ("db upgrade", "server discover http://127.0.0.1:", "keys rotate tour-service", "client list",
-                 "token tour-service --resource urn:test:api"):  # fmt: skip
+    steps = [
+        "db upgrade",
+        "server discover http://127.0.0.1:",
+        "keys rotate tour-service",
+        "client list",
+        "token tour-service --resource urn:test:api",
+    ]
+    for step in steps:
         assert f"$ oauth2store --db $DB {step}" in out
     assert "(a JWT: iss http://127.0.0.1:" in out and "aud urn:test:api" in out
     assert "(the same token: reused from the store)" in out
@@ -85,9 +91,9 @@ def test_tour_without_a_server_says_the_token_step_was_skipped(tmp_path: Path) -
     assert "token step skipped" in out and "--issuer URL --client-id ID" in out
 
 
-def test_tour_against_a_named_issuer(tmp_path: Path, op: OidcProvider) -> None:
-    out = run_example("tour.py", tmp_path, "--issuer", op.issuer, "--client-id", "orders",
-                      env={"OAUTH2STORE_TOUR_CLIENT_SECRET": SECRET})  # fmt: skip
+def test_tour_against_a_named_issuer(tmp_path: Path, oidc: OidcProvider, orders: str) -> None:
+    secret = {"OAUTH2STORE_TOUR_CLIENT_SECRET": SECRET}
+    out = run_example("tour.py", tmp_path, "--issuer", oidc.issuer, "--client-id", orders, env=secret)
     assert "client create tour-service --type confidential" in out and "--client-secret -" in out
     assert SECRET not in out
     assert "characters)" in out

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import new_client
+from factories import new_client
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import pytest
 import requests
-from local_servers import LocalServer, Reply, Seen, TestCA, serve
+from factories import TestCA
+from local_servers import LocalServer, Reply, Seen, serve
 from sqlalchemy import select
 
 from oauth2store import (

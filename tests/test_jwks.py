@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -12,10 +9,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import new_server
+from factories import generate_rsa_jwk, new_server, public_jwk
 from jose import jwk, jws
 from local_servers import Reply, Seen, serve
-from oidc_provider import OidcProvider, generate_rsa_jwk, public_jwk
+from oidc_provider import OidcProvider
+from oracles import b64url_decode, b64url_json, sign_compact
 from sqlalchemy import text
 
 from oauth2store import (
@@ -29,7 +27,6 @@ from oauth2store import (
 from oauth2store._server_jwks import clear_parsed_key_sets
 
 RESOURCE = "urn:test:api"
-SECRET = "resource-server-secret-0123456789"
 
 
 @pytest.fixture(autouse=True)
@@ -39,9 +36,12 @@ def fresh_caches() -> Iterator[None]:
     clear_parsed_key_sets()
 
 
-def add_client(session: Any, server: ServerDefinition, name: str = "api") -> Client:
-    client = Client(application_name=name, client_type="confidential", client_id=name, client_secret=SECRET,
-                    server_definition=server)  # fmt: skip
+def add_client(
+    session: Any, server: ServerDefinition, client_id: str = "api", client_secret: str = "api-secret"
+) -> Client:
+    """The client `api`: its client_id and secret are those the provider registered, if the server is one."""
+    credentials = {"client_id": client_id, "client_secret": client_secret}
+    client = Client(application_name="api", client_type="confidential", server_definition=server, **credentials)
     client.client_metadata.grant_types = ["client_credentials"]
     session.add(client)
     session.flush()
@@ -51,16 +51,17 @@ def add_client(session: Any, server: ServerDefinition, name: str = "api") -> Cli
 # --- against the real provider ---------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider(clients=[{"client_id": "api", "client_secret": SECRET}]) as provider:
-        yield provider
+@pytest.fixture
+def registered(oidc: OidcProvider) -> dict[str, Any]:
+    """This test's client at the provider."""
+    return oidc.register()
 
 
 @pytest.fixture
-def api(store: Store, op: OidcProvider) -> Store:
+def api(store: Store, oidc: OidcProvider, registered: dict[str, Any]) -> Store:
     with store.session() as session:
-        add_client(session, ServerDefinition.discover(session, op.issuer))
+        server = ServerDefinition.discover(session, oidc.issuer)
+        add_client(session, server, registered["client_id"], registered["client_secret"])
     return store
 
 
@@ -68,15 +69,11 @@ def provider_token(store: Store) -> str:
     return AgentClient(store, "api").get_access_token(resource=RESOURCE)
 
 
-def b64(data: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
-
-
-def test_discovery_stores_the_provider_jwks(api: Store, op: OidcProvider) -> None:
+def test_discovery_stores_the_provider_jwks(api: Store, oidc: OidcProvider) -> None:
     with api.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, oidc.issuer)
         assert server is not None and server.public_jwks is not None
-        assert {k["kid"] for k in server.public_jwks["keys"]} == {k["kid"] for k in op.jwks["keys"]}
+        assert {k["kid"] for k in server.public_jwks["keys"]} == {k["kid"] for k in oidc.jwks["keys"]}
         assert server.public_jwks_expires is not None and server.public_jwks_expires > time.time()
         client = Client.Open(session, "api")
         assert client is not None
@@ -84,13 +81,14 @@ def test_discovery_stores_the_provider_jwks(api: Store, op: OidcProvider) -> Non
         assert client.RefreshJWKS(force=True) is False  # fetched again, unchanged
 
 
-def test_provider_tokens_validate(api: Store, op: OidcProvider) -> None:
+def test_provider_tokens_validate(api: Store, oidc: OidcProvider, registered: dict[str, Any]) -> None:
     token = provider_token(api)
     with api.session() as session:
         client = Client.Open(session, "api")
         assert client is not None
         claims = client.validate_jwt(token, audience=RESOURCE)
-    assert claims["iss"] == op.issuer and claims["aud"] == RESOURCE and claims["client_id"] == "api"
+    assert claims["iss"] == oidc.issuer and claims["aud"] == RESOURCE
+    assert claims["client_id"] == registered["client_id"]
 
 
 def check_refused(store: Store, token: str, check: str, **options: Any) -> None:
@@ -103,20 +101,20 @@ def check_refused(store: Store, token: str, check: str, **options: Any) -> None:
     assert token not in str(caught.value)
 
 
-def test_forged_and_unfit_tokens_are_refused(api: Store, op: OidcProvider) -> None:
+def test_forged_and_unfit_tokens_are_refused(api: Store, oidc: OidcProvider) -> None:
     token = provider_token(api)
     header, payload, signature = token.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    check_refused(api, f"{header}.{b64({**claims, 'scope': 'admin'})}.{signature}", "signature", audience=RESOURCE)
+    claims = json.loads(b64url_decode(payload))
+    widened = b64url_json({**claims, "scope": "admin"})
+    check_refused(api, f"{header}.{widened}.{signature}", "signature", audience=RESOURCE)
     check_refused(api, token, "exp", audience=RESOURCE, now=claims["exp"] + 61)
     check_refused(api, token, "aud", audience="urn:another:api")
     check_refused(api, token, "aud")  # the default audience is the client's own client_id
-    kid = json.loads(base64.urlsafe_b64decode(header + "=="))["kid"]
-    check_refused(api, f"{b64({'alg': 'none', 'kid': kid})}.{payload}.", "alg", audience=RESOURCE)
-    # The alg-confusion forgery: HS256 keyed with the server's public key, signed by hand (python-jose won't).
-    signing_input = f"{b64({'alg': 'HS256', 'kid': kid})}.{payload}"
-    mac = hmac.new(jws_public_pem(op).encode(), signing_input.encode(), hashlib.sha256).digest()
-    confused = f"{signing_input}.{base64.urlsafe_b64encode(mac).rstrip(b'=').decode()}"
+    kid = json.loads(b64url_decode(header))["kid"]
+    check_refused(api, f"{b64url_json({'alg': 'none', 'kid': kid})}.{payload}.", "alg", audience=RESOURCE)
+    # The alg-confusion forgery: HS256 keyed with the server's public key, signed by the oracle (python-jose won't).
+    signing_input = f"{b64url_json({'alg': 'HS256', 'kid': kid})}.{payload}"
+    confused = sign_compact(signing_input, "HS256", jws_public_pem(oidc).encode())
     check_refused(api, confused, "alg", audience=RESOURCE, algorithms=["RS256", "HS256"])
     check_refused(api, confused, "alg", audience=RESOURCE)
 
@@ -126,7 +124,8 @@ def jws_public_pem(op: OidcProvider) -> str:
 
 
 def test_provider_key_rotation(store: Store) -> None:
-    with OidcProvider(clients=[{"client_id": "api", "client_secret": SECRET}]) as provider:
+    # A provider of its own, which the test restarts with other keys: a static client, which survives restarts.
+    with OidcProvider(clients=[{"client_id": "api", "client_secret": "api-secret"}]) as provider:
         with store.session() as session:
             add_client(session, ServerDefinition.discover(session, provider.issuer))
         provider.restart(jwks={"keys": [generate_rsa_jwk()]})
@@ -227,8 +226,9 @@ def test_cache_control_and_conditional_requests(local: tuple[Store, Any, JWKSSer
         (Reply(200, {"keys": []}, {"Content-Type": "application/json"}, delay=1.5), "timed out"),
     ],
 )
-def test_every_failure_leaves_the_cached_jwks(local: tuple[Store, Any, JWKSServer], reply: Reply, error: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_every_failure_leaves_the_cached_jwks(
+    local: tuple[Store, Any, JWKSServer], reply: Reply, error: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store, _server, jwks_server = local
     monkeypatch.setattr("oauth2store._http.transport.DEFAULT_TIMEOUT", (1.0, 0.5))
     with store.session() as session:

@@ -5,7 +5,6 @@ Also: validating never flushes the caller's session, and the unknown-`kid` refre
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from collections.abc import Iterator
@@ -13,27 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import new_client, new_server
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from factories import key_pem, new_client, new_server, rsa_key
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
 from local_servers import Reply, Seen, serve
+from oracles import b64url_encode, compact_jws
 from sqlalchemy.orm import Session
 
 from oauth2store import Client, JWTValidationError, ServerDefinition, Store, generate_store_key
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
+KEY = rsa_key()
+PEM = key_pem(KEY)
 PUBLIC_JWK = {**jose_jwk.construct(PEM, "RS256").public_key().to_dict(), "kid": "k1", "alg": "RS256", "use": "sig"}
 JWKS = {"keys": [PUBLIC_JWK]}
 ISSUER = "https://as.example.com"
-
-
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def claims(**overrides: Any) -> dict[str, Any]:
@@ -49,9 +41,7 @@ def token(payload: dict[str, Any] | str | None = None, **header: Any) -> str:
 
 def with_header(header: Any, payload: dict[str, Any] | None = None) -> str:
     """A token whose header is exactly `header`, signed over that header (so only the header can be wrong)."""
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(payload or claims()).encode())}"
-    signature = KEY.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input}.{b64(signature)}"
+    return compact_jws(header, payload or claims(), KEY, alg="RS256")
 
 
 @pytest.fixture
@@ -91,9 +81,9 @@ def test_a_token_that_is_not_a_string_is_refused(client: Client, value: Any) -> 
         "!!!." + token().split(".", 1)[1],
         token()[:-2] + "*=",  # a character outside base64url in the signature
         "e30." + token().split(".", 1)[1],  # {} : a header without alg
-        b64(b"[1,2]") + "." + token().split(".", 1)[1],
-        b64(b"\xff\xfe") + "." + token().split(".", 1)[1],
-        b64(b"[" * 100_000) + "." + token().split(".", 1)[1],
+        b64url_encode(b"[1,2]") + "." + token().split(".", 1)[1],
+        b64url_encode(b"\xff\xfe") + "." + token().split(".", 1)[1],
+        b64url_encode(b"[" * 100_000) + "." + token().split(".", 1)[1],
     ],
 )
 def test_malformed_compact_tokens_are_refused(client: Client, value: str) -> None:

@@ -10,9 +10,9 @@ import time
 from typing import Any
 
 import pytest
-from conftest import new_client, new_server
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from factories import ec_key, key_pem, new_client, new_server, rsa_key
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jose import jwk as jose_jwk
@@ -23,17 +23,15 @@ from oauth2store._errors import JWKSError, KeyMaterialError
 from oauth2store._jwx import algorithms, base64url, jwk, jws
 from oauth2store._types import SIGNING_ALGORITHMS
 
-KEY = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-PEM = KEY.private_bytes(
-    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-).decode()
+KEY = rsa_key()
+PEM = key_pem(KEY)
 PUBLIC_JWK = {**jose_jwk.construct(PEM, "RS256").public_key().to_dict(), "kid": "k1"}
 ISSUER = "https://as.example.com"
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def new_public_jwk() -> dict[str, str]:
-    return jwk.public_jwk(rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key())
+    return jwk.public_jwk(rsa_key().public_key())
 
 
 def test_the_table_covers_the_iris_valuelist() -> None:
@@ -64,7 +62,7 @@ def test_key_management_algorithms_get_rsa_keys_and_hmac_gets_none() -> None:
 
 def test_an_ec_key_on_another_curve_cannot_sign() -> None:
     with pytest.raises(KeyMaterialError, match="cannot sign ES256"):
-        jws.sign({}, "ES256", ec.generate_private_key(ec.SECP384R1()))
+        jws.sign({}, "ES256", ec_key(ec.SECP384R1()))
 
 
 @pytest.mark.parametrize("text", ["a!b", "ab=", "a b", "é", "abcde"])
@@ -105,7 +103,7 @@ def test_a_kid_that_is_not_a_string_is_refused(kid: Any) -> None:
 
 
 def test_an_ec_point_off_the_curve_is_refused() -> None:
-    point = jwk.public_jwk(ec.generate_private_key(ec.SECP256R1()).public_key())
+    point = jwk.public_jwk(ec_key().public_key())
     point["y"] = point["x"]
     with pytest.raises(JWKSError, match="not a usable EC public key"):
         jwk.KeySet({"keys": [point]})

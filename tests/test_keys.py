@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import multiprocessing
@@ -12,15 +11,14 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import new_client, new_server
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from factories import key_pem, new_client, new_server, self_signed
 from jose import jwk as jose_jwk
 from jose import jws
 from oidc_provider import OidcProvider
+from oracles import b64url_encode, compact_jws, jwk_thumbprint, rsa_public_key
 from sqlalchemy import func, select, text
-from test_secrets import certificate_and_key
 
 from oauth2store import (
     Client,
@@ -38,15 +36,6 @@ from oauth2store._encryption.registry import KEY_VARIABLE
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 PRIVATE_MEMBERS = {"d", "p", "q", "dp", "dq", "qi"}
-
-
-def rfc7638(jwk: dict[str, Any]) -> str:
-    """RFC 7638 §3, written out independently of the library."""
-    if jwk["kty"] == "RSA":
-        canonical = f'{{"e":"{jwk["e"]}","kty":"RSA","n":"{jwk["n"]}"}}'
-    else:
-        canonical = f'{{"crv":"{jwk["crv"]}","kty":"EC","x":"{jwk["x"]}","y":"{jwk["y"]}"}}'
-    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 
 def save_client(store: Store, **overrides: Any) -> None:
@@ -72,7 +61,7 @@ def test_rotate_keys_adds_an_active_rs256_key_and_publishes_it(store: Store) -> 
         client = open_client(db)
         [key] = client.RotateKeys(T0)
     assert (key.use, key.alg, key.state([key], T0)) == ("sig", "RS256", KeyState.ACTIVE)
-    assert key.kid == rfc7638(key.public_jwk)
+    assert key.kid == jwk_thumbprint(key.public_jwk)
     with store.session() as db:
         client = open_client(db)
         [stored] = client.keys
@@ -156,15 +145,13 @@ def test_signing_key_follows_the_metadata_algorithm(alg: str, key_type: type, cu
         assert isinstance(signer.private_key, ec.EllipticCurvePrivateKey)
         assert signer.private_key.curve.name == curve
         assert key.public_jwk["crv"] == {"ES256": "P-256", "ES384": "P-384", "ES512": "P-521"}[alg]
-    assert key.kid == rfc7638(key.public_jwk)
+    assert key.kid == jwk_thumbprint(key.public_jwk)
     if alg.startswith("PS"):  # python-jose has no PS*: verify with cryptography and the published n, e
         digest = {"PS256": hashes.SHA256(), "PS384": hashes.SHA384(), "PS512": hashes.SHA512()}[alg]
         pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
         assert isinstance(signer.private_key, rsa.RSAPrivateKey)
         signature = signer.private_key.sign(b"assertion", pss, digest)
-        number = {m: int.from_bytes(base64.urlsafe_b64decode(key.public_jwk[m] + "=="), "big") for m in "ne"}
-        published = rsa.RSAPublicNumbers(number["e"], number["n"]).public_key()
-        published.verify(signature, b"assertion", pss, digest)
+        rsa_public_key(key.public_jwk).verify(signature, b"assertion", pss, digest)
         return
     token = jws.sign({"a": 1}, jose_jwk.construct(json.loads(key.private_jwk), alg), algorithm=alg)
     assert json.loads(jws.verify(token, key.public_jwk, algorithms=[alg])) == {"a": 1}
@@ -192,15 +179,15 @@ def test_encryption_keys_only_when_encrypted_responses_are_asked_for() -> None:
     client.client_metadata.access_token_encrypted_response_alg = "RSA1_5"
     made = client.RotateKeys(T0)
     assert sorted(k.alg for k in made if k.use == "enc") == ["RSA-OAEP", "RSA1_5"]
-    assert all(k["kid"] == rfc7638(k) for k in client.published_jwks_at(T0)["keys"])
+    assert all(k["kid"] == jwk_thumbprint(k) for k in client.published_jwks_at(T0)["keys"])
     assert {k["use"] for k in client.published_jwks_at(T0)["keys"]} == {"sig", "enc"}
 
 
 def save_credentials(store: Store) -> None:
-    certificate, private_key = certificate_and_key("cred-password")
+    certificate, private_key = self_signed("cred-password", key_type="rsa")
+    credentials = {"certificate": certificate, "private_key": private_key, "private_key_password": "cred-password"}
     with store.session() as db:
-        db.add(X509Credentials(alias="signer", certificate=certificate, private_key=private_key,
-                               private_key_password="cred-password"))  # fmt: skip
+        db.add(X509Credentials(alias="signer", **credentials))
     save_client(store, client_credentials="signer")
 
 
@@ -213,26 +200,19 @@ def test_x509_credentials_give_the_key_and_rotation_changes_nothing(store: Store
         assert client.client_metadata.jwks is None
     signer = signing_key(client, T0)  # works on the detached client: the credentials were loaded with it
     [published] = client.published_jwks["keys"]
-    assert signer.kid == published["kid"] == rfc7638(published)
+    assert signer.kid == published["kid"] == jwk_thumbprint(published)
     assert signer.alg == "RS256" and published["alg"] == "RS256" and published["use"] == "sig"
     assert signer.x5c is not None and list(signer.x5c) == published["x5c"]
     assert not PRIVATE_MEMBERS & published.keys()
-    token = jws.sign({"a": 1}, jose_jwk.construct(_pem(signer.private_key), "RS256"), algorithm="RS256")
+    token = jws.sign({"a": 1}, jose_jwk.construct(key_pem(signer.private_key), "RS256"), algorithm="RS256")
     assert json.loads(jws.verify(token, published, algorithms=["RS256"])) == {"a": 1}
     with store.session() as db:
         assert db.scalar(select(func.count()).select_from(ClientKey)) == 0
 
 
-def _pem(key: Any) -> str:
-    encoded: bytes = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    return encoded.decode()
-
-
 def client_with_credentials(client_password: str | None, key_password: str | None = None) -> Client:
     """An unsaved client whose credentials' key is encrypted with "cred-password"; the password may be elsewhere."""
-    certificate, private_key = certificate_and_key("cred-password")
+    certificate, private_key = self_signed("cred-password", key_type="rsa")
     client = new_client(new_server(), client_credentials="signer", client_password=client_password)
     client.x509_credentials = X509Credentials(
         alias="signer", certificate=certificate, private_key=private_key, private_key_password=key_password
@@ -381,81 +361,59 @@ def store_key(store: Store) -> str:
 # --- The keys against a real authorization server (oidc-provider on loopback) ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def provider() -> Any:
-    with OidcProvider() as running:
-        yield running
-
-
 def client_assertion(signer: Any, client_id: str, audience: str) -> str:
-    """An RFC 7523 client assertion signed with the SigningKey, hand-rolled with `cryptography` (RS*, PS*, ES*)."""
-
-    def b64(data: bytes) -> str:
-        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
+    """An RFC 7523 client assertion signed with the SigningKey by the oracle (RS*, PS*, ES*), not by the library."""
     now = int(datetime.now(UTC).timestamp())
     header: dict[str, Any] = {"alg": signer.alg, "typ": "JWT", "kid": signer.kid}
     if signer.x5c:
         header["x5c"] = list(signer.x5c)
-    claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": b64(hashlib.sha256(str(now).encode()
-              + signer.kid.encode()).digest()), "iat": now, "exp": now + 60}  # fmt: skip
-    signing_input = f"{b64(json.dumps(header).encode())}.{b64(json.dumps(claims).encode())}".encode()
-    digest = {"256": hashes.SHA256(), "384": hashes.SHA384(), "512": hashes.SHA512()}[signer.alg[2:]]
-    if signer.alg.startswith("RS"):
-        signature = signer.private_key.sign(signing_input, padding.PKCS1v15(), digest)
-    elif signer.alg.startswith("PS"):
-        pss = padding.PSS(mgf=padding.MGF1(digest), salt_length=digest.digest_size)
-        signature = signer.private_key.sign(signing_input, pss, digest)
-    else:
-        r, s = decode_dss_signature(signer.private_key.sign(signing_input, ec.ECDSA(digest)))
-        size = (signer.private_key.curve.key_size + 7) // 8
-        signature = r.to_bytes(size, "big") + s.to_bytes(size, "big")
-    return f"{signing_input.decode()}.{b64(signature)}"
+    jti = b64url_encode(hashlib.sha256(str(now).encode() + signer.kid.encode()).digest())
+    claims = {"iss": client_id, "sub": client_id, "aud": audience, "jti": jti, "iat": now, "exp": now + 60}
+    return compact_jws(header, claims, signer.private_key)
 
 
-def register_and_get_token(provider: Any, client: Client) -> Any:
+def register_and_get_token(provider: OidcProvider, client: Client) -> Any:
     alg = client.client_metadata.token_endpoint_auth_signing_alg
-    registration = requests.post(
-        provider.registration_endpoint,
-        json={"grant_types": ["client_credentials"], "token_endpoint_auth_method": "private_key_jwt",
-              "token_endpoint_auth_signing_alg": alg, "jwks": client.published_jwks},
-        timeout=5,
-    )  # fmt: skip
-    assert registration.status_code == 201, registration.text
-    client_id = registration.json()["client_id"]
+    registration = {
+        "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": alg,
+        "jwks": client.published_jwks,
+    }
+    client_id = provider.register(**registration)["client_id"]
     assertion = client_assertion(signing_key(client), client_id, provider.issuer)
-    return requests.post(
-        provider.token_endpoint,
-        data={"grant_type": "client_credentials", "client_assertion": assertion,
-              "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
-        timeout=5,
-    )  # fmt: skip
+    form = {
+        "grant_type": "client_credentials",
+        "client_assertion": assertion,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+    }
+    return requests.post(provider.token_endpoint, data=form, timeout=5)
 
 
 @pytest.mark.parametrize("alg", ["RS256", "PS256", "ES256"])  # what this oidc-provider accepts
-def test_the_server_accepts_assertions_signed_with_the_rotated_key(provider: Any, alg: str) -> None:
+def test_the_server_accepts_assertions_signed_with_the_rotated_key(oidc: OidcProvider, alg: str) -> None:
     client = new_client(new_server(), client_secret=None)
     client.client_metadata.token_endpoint_auth_signing_alg = alg
     client.RotateKeys()
-    token = register_and_get_token(provider, client)
+    token = register_and_get_token(oidc, client)
     assert token.status_code == 200, token.text
     assert token.json()["token_type"] == "Bearer"
 
 
-def test_the_server_accepts_assertions_signed_with_the_certificate_key(provider: Any) -> None:
+def test_the_server_accepts_assertions_signed_with_the_certificate_key(oidc: OidcProvider) -> None:
     client = client_with_credentials(client_password=None, key_password="cred-password")
-    token = register_and_get_token(provider, client)
+    token = register_and_get_token(oidc, client)
     assert token.status_code == 200, token.text
 
 
-def test_the_server_refuses_a_key_it_was_not_given(provider: Any) -> None:
+def test_the_server_refuses_a_key_it_was_not_given(oidc: OidcProvider) -> None:
     """The check above can fail: an assertion signed by a key missing from the registered JWKS is refused."""
     client = new_client(new_server(), client_secret=None)
     client.RotateKeys(T0)
     other = new_client(new_server(), client_secret=None)
     other.RotateKeys(T0)
     client.keys[0].private_jwk = other.keys[0].private_jwk  # sign with a key the server does not know
-    token = register_and_get_token(provider, client)
+    token = register_and_get_token(oidc, client)
     assert token.status_code == 401, token.text
 
 

@@ -8,6 +8,7 @@ import os
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from factories import read_back, store_every_secret
 from sqlalchemy import inspect, text
 
 from oauth2store import Base, Store, StoreKeyError, _migrations, _schema_version
@@ -67,8 +68,6 @@ def test_version_table_is_private(store: Store) -> None:
 
 def test_migration_0004_binds_every_secret_and_downgrade_unbinds(store_url: str) -> None:
     """0004 re-encrypts the Fernet values of 0002/0003 as AES-GCM values bound to their row; downgrade reverses it."""
-    from test_secrets import read_back, store_every_secret
-
     with Store(store_url) as store:
         store.upgrade()
         store_every_secret(store)

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from factories import TestCA
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from local_servers import TestCA
 from sqlalchemy import String, Text, inspect, select, text
 from sqlalchemy.orm import Session
 

@@ -2,14 +2,12 @@
 
 They pin down what the oauth2store tests rely on: discovery, client_credentials with opaque and JWT
 (resource indicator) tokens, introspection/revocation, dynamic registration (open and protected by an
-initial access token), the token request counters, and key rotation across a restart.
+initial access token, and taking a secret the test proposes), the token request counters, and key rotation across
+a restart.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import threading
 import time
@@ -20,9 +18,10 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
-from oidc_provider import OidcProvider, generate_rsa_jwk, public_jwk
+from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import generate_rsa_jwk, public_jwk
+from oidc_provider import OidcProvider
+from oracles import b64url_decode, compact_jws, rsa_private_key
 
 RESOURCE = "urn:test:api"
 STATIC = {"client_id": "static-basic", "client_secret": "static-basic-secret"}
@@ -31,7 +30,6 @@ STATIC_POST = {
     "client_secret": "static-post-secret",
     "token_endpoint_auth_method": "client_secret_post",
 }
-IAT = "initial-access-token-for-tests"
 
 
 def _discovery(issuer: str) -> dict[str, Any]:
@@ -41,26 +39,18 @@ def _discovery(issuer: str) -> dict[str, Any]:
     return data
 
 
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _b64url_decode(data: str) -> bytes:
-    return base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-
-
 def _jwt_header(token: str) -> dict[str, Any]:
-    header: dict[str, Any] = json.loads(_b64url_decode(token.split(".")[0]))
+    header: dict[str, Any] = json.loads(b64url_decode(token.split(".")[0]))
     return header
 
 
 def _jwt_claims(token: str) -> dict[str, Any]:
-    claims: dict[str, Any] = json.loads(_b64url_decode(token.split(".")[1]))
+    claims: dict[str, Any] = json.loads(b64url_decode(token.split(".")[1]))
     return claims
 
 
 def _client_assertion(client_id: str, audience: str, key: bytes | rsa.RSAPrivateKey, kid: str | None) -> str:
-    """A minimal RFC 7523 client assertion (HS256 for bytes, else RS256), hand-rolled: no JOSE library."""
+    """A minimal RFC 7523 client assertion (HS256 for bytes, else RS256), signed by the oracle: no JOSE library."""
     now = int(time.time())
     header = {"alg": "HS256" if isinstance(key, bytes) else "RS256", "typ": "JWT"}
     if kid is not None:
@@ -73,21 +63,7 @@ def _client_assertion(client_id: str, audience: str, key: bytes | rsa.RSAPrivate
         "iat": now,
         "exp": now + 60,
     }
-    signing_input = f"{_b64url(json.dumps(header).encode())}.{_b64url(json.dumps(claims).encode())}".encode()
-    if isinstance(key, bytes):
-        signature = hmac.new(key, signing_input, hashlib.sha256).digest()
-    else:
-        signature = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
-    return f"{signing_input.decode()}.{_b64url(signature)}"
-
-
-def _rsa_key_from_jwk(jwk: dict[str, str]) -> rsa.RSAPrivateKey:
-    def num(name: str) -> int:
-        return int.from_bytes(_b64url_decode(jwk[name]), "big")
-
-    public = rsa.RSAPublicNumbers(num("e"), num("n"))
-    private = rsa.RSAPrivateNumbers(num("p"), num("q"), num("d"), num("dp"), num("dq"), num("qi"), public)
-    return private.private_key()
+    return compact_jws(header, claims, key)
 
 
 @pytest.fixture(scope="module")
@@ -244,6 +220,18 @@ def test_open_dynamic_registration(op: OidcProvider, discovery: dict[str, Any]) 
     assert read.json()["client_id"] == client["client_id"]
 
 
+def test_registration_takes_a_proposed_secret_and_issues_uuids(op: OidcProvider, discovery: dict[str, Any]) -> None:
+    """The harness's changes to registration: a test may propose its client's secret (else a random one), and
+    client_ids are UUIDs (never beginning with '-', which a command line would read as an option)."""
+    proposed = "a-proposed-client-secret-0123456789"
+    client = op.register(client_secret=proposed)
+    assert str(uuid.UUID(client["client_id"])) == client["client_id"]
+    assert client["client_secret"] == proposed
+    assert _cc_token(discovery, auth=(client["client_id"], proposed)).status_code == 200
+    other = op.register()
+    assert other["client_secret"] != proposed and len(other["client_secret"]) >= 64
+
+
 @pytest.mark.parametrize(
     "method", ["none", "client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"]
 )
@@ -275,7 +263,7 @@ def test_registration_accepts_every_auth_method(
             assertion = _client_assertion(cid, discovery["issuer"], client["client_secret"].encode(), None)
         else:
             jwk = jwks_server[1]
-            assertion = _client_assertion(cid, discovery["issuer"], _rsa_key_from_jwk(jwk), jwk["kid"])
+            assertion = _client_assertion(cid, discovery["issuer"], rsa_private_key(jwk), jwk["kid"])
         kwargs["data"] = {
             "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
             "client_assertion": assertion,
@@ -284,22 +272,23 @@ def test_registration_accepts_every_auth_method(
     assert token.status_code == 200, token.text
 
 
-def test_registration_requires_initial_access_token() -> None:
-    with OidcProvider(initial_access_token=IAT) as protected:
-        endpoint = _discovery(protected.issuer)["registration_endpoint"]
-        metadata = {"grant_types": ["client_credentials"], "response_types": []}
+def test_registration_requires_initial_access_token(protected_oidc: OidcProvider) -> None:
+    endpoint = _discovery(protected_oidc.issuer)["registration_endpoint"]
+    metadata = {"grant_types": ["client_credentials"], "response_types": []}
 
-        refused = requests.post(endpoint, json=metadata, timeout=5)
-        assert refused.status_code in (400, 401), refused.text
-        assert refused.json()["error"] in ("invalid_token", "invalid_request")
+    refused = requests.post(endpoint, json=metadata, timeout=5)
+    assert refused.status_code in (400, 401), refused.text
+    assert refused.json()["error"] in ("invalid_token", "invalid_request")
 
-        wrong = requests.post(endpoint, json=metadata, headers={"Authorization": "Bearer nope"}, timeout=5)
-        assert wrong.status_code in (400, 401), wrong.text
-        assert "error" in wrong.json()
+    wrong = requests.post(endpoint, json=metadata, headers={"Authorization": "Bearer nope"}, timeout=5)
+    assert wrong.status_code in (400, 401), wrong.text
+    assert "error" in wrong.json()
 
-        accepted = requests.post(endpoint, json=metadata, headers={"Authorization": f"Bearer {IAT}"}, timeout=5)
-        assert accepted.status_code == 201, accepted.text
-        assert accepted.json()["client_id"]
+    bearer = {"Authorization": f"Bearer {protected_oidc.initial_access_token}"}
+    accepted = requests.post(endpoint, json=metadata, headers=bearer, timeout=5)
+    assert accepted.status_code == 201, accepted.text
+    assert accepted.json()["client_id"]
+    assert protected_oidc.register()["client_id"]  # the harness sends the initial access token
 
 
 def test_restart_rotates_keys_on_same_issuer() -> None:

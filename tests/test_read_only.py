@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from sqlalchemy import make_url
 
 from oauth2store import Client, OAuth2StoreError, Store, generate_store_key

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import requests
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from local_servers import Reply, Seen, serve
 from oidc_provider import OidcProvider
 from sqlalchemy import select, text
@@ -41,19 +40,6 @@ from oauth2store._registration import (
 from oauth2store.models._registration import registration_rules
 
 RESOURCE = "urn:test:api"
-INITIAL_TOKEN = "initial-access-token-for-the-tests"
-
-
-@pytest.fixture(scope="module")
-def op() -> Iterator[OidcProvider]:
-    with OidcProvider() as provider:
-        yield provider
-
-
-@pytest.fixture(scope="module")
-def protected_op() -> Iterator[OidcProvider]:
-    with OidcProvider(initial_access_token=INITIAL_TOKEN) as provider:
-        yield provider
 
 
 def add_client(store: Store, issuer: str, name: str, method: str = "client_secret_basic", **metadata: Any) -> None:
@@ -107,8 +93,8 @@ def refused_and_unchanged(store: Store, name: str, error: type[Exception], call:
 # -- the whole lifecycle ---------------------------------------------------------------------------------------
 
 
-def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "basic")
+def test_register_get_token_read_update_delete_with_a_secret(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "basic")
     document = register(store, "basic")
     assert "client_secret" not in document and "registration_access_token" not in document
     with store.session() as session:
@@ -117,7 +103,7 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
         metadata = client.client_metadata
         assert client.client_id == document["client_id"] and client.client_secret
         assert metadata.registration_access_token and metadata.registration_client_uri == (
-            f"{op.registration_endpoint}/{client.client_id}"
+            f"{oidc.registration_endpoint}/{client.client_id}"
         )
         assert metadata.client_secret_expires_at == 0
         assert abs(metadata.client_id_issued_at - datetime.now(UTC).timestamp()) < 60
@@ -148,8 +134,8 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
     with store.session() as session:
         assert session.scalars(select(AccessToken).where(AccessToken.application_name == "basic")).all() == []
 
-    refused = requests.post(op.token_endpoint, data={"grant_type": "client_credentials"},
-                            auth=(document["client_id"], secret), timeout=5)  # fmt: skip
+    form = {"grant_type": "client_credentials"}
+    refused = requests.post(oidc.token_endpoint, data=form, auth=(document["client_id"], secret), timeout=5)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     with pytest.raises(ClientNotUsableError, match="awaiting registration"):
         AgentClient(store, "basic")
@@ -160,8 +146,8 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, op: O
     assert AgentClient(store, "basic").get_access_token()
 
 
-def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "pkjwt", "private_key_jwt")
+def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "pkjwt", "private_key_jwt")
     register(store, "pkjwt")
     agent = AgentClient(store, "pkjwt")
     assert agent.get_access_token()
@@ -194,22 +180,22 @@ def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store,
         AgentClient(store, "pkjwt")
 
 
-def test_registration_with_a_required_initial_access_token(store: Store, protected_op: OidcProvider) -> None:
-    add_client(store, protected_op.issuer, "protected")
+def test_registration_with_a_required_initial_access_token(store: Store, protected_oidc: OidcProvider) -> None:
+    add_client(store, protected_oidc.issuer, "protected")
     error = refused_and_unchanged(store, "protected", RegistrationError)  # no initial access token set
     assert isinstance(error, RegistrationError) and error.status_code == 401
 
     with store.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, protected_op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, protected_oidc.issuer)
         assert server is not None
         server.initial_access_token = "a-wrong-initial-access-token"
     error = refused_and_unchanged(store, "protected", RegistrationError)
     assert "a-wrong-initial-access-token" not in str(error)
 
     with store.session() as session:
-        server = ServerDefinition.OpenByIssuer(session, protected_op.issuer)
+        server = ServerDefinition.OpenByIssuer(session, protected_oidc.issuer)
         assert server is not None
-        server.initial_access_token = INITIAL_TOKEN
+        server.initial_access_token = protected_oidc.initial_access_token
     document = register(store, "protected")
     agent = AgentClient(store, "protected")
     assert agent.introspect(agent.get_access_token())["client_id"] == document["client_id"]
@@ -218,16 +204,16 @@ def test_registration_with_a_required_initial_access_token(store: Store, protect
 # -- refusals leave the store as it was ------------------------------------------------------------------------
 
 
-def test_refused_redirect_uri_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "bad-redirect", redirect_uris=["https://app.example.com/cb#fragment"])
+def test_refused_redirect_uri_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "bad-redirect", redirect_uris=["https://app.example.com/cb#fragment"])
     error = refused_and_unchanged(store, "bad-redirect", RegistrationError)
     assert isinstance(error, RegistrationError)
     assert error.error == "invalid_redirect_uri" and error.status_code == 400 and error.error_description
 
 
-def test_refused_client_metadata_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
+def test_refused_client_metadata_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
     # The provider signs client_secret_jwt assertions with HS256 only.
-    add_client(store, op.issuer, "bad-alg", "client_secret_jwt", token_endpoint_auth_signing_alg="HS512")
+    add_client(store, oidc.issuer, "bad-alg", "client_secret_jwt", token_endpoint_auth_signing_alg="HS512")
     error = refused_and_unchanged(store, "bad-alg", RegistrationError)
     assert isinstance(error, RegistrationError) and error.error == "invalid_client_metadata"
     assert "token_endpoint_auth_signing_alg" in str(error)
@@ -250,8 +236,8 @@ def test_an_insecure_registration_endpoint_is_refused_before_any_request(store: 
     refused_and_unchanged(store, "insecure", InsecureEndpointError)
 
 
-def test_register_refuses_a_registered_client_and_management_needs_one(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "twice")
+def test_register_refuses_a_registered_client_and_management_needs_one(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "twice")
     for call in ("read_registration", "update_registration", "delete_registration"):
         error = refused_and_unchanged(store, "twice", ValidationError, call)
         assert "register()" in str(error)
@@ -260,9 +246,9 @@ def test_register_refuses_a_registered_client_and_management_needs_one(store: St
     assert isinstance(error, ValidationError) and error.fields == ("client_id",)
 
 
-def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store, op: OidcProvider) -> None:
+def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store, oidc: OidcProvider) -> None:
     with store.session() as session:
-        server = ServerDefinition.discover(session, op.issuer)
+        server = ServerDefinition.discover(session, oidc.issuer)
         client = Client(application_name="keyless", client_type="confidential", server_definition=server)
         client.client_metadata.token_endpoint_auth_method = "private_key_jwt"
         client.client_metadata.grant_types = ["client_credentials"]
@@ -270,8 +256,8 @@ def test_private_key_jwt_without_keys_is_refused_before_any_request(store: Store
     refused_and_unchanged(store, "keyless", KeyMaterialError)
 
 
-def test_wrong_registration_access_token_leaves_the_store_unchanged(store: Store, op: OidcProvider) -> None:
-    add_client(store, op.issuer, "wrong-token")
+def test_wrong_registration_access_token_leaves_the_store_unchanged(store: Store, oidc: OidcProvider) -> None:
+    add_client(store, oidc.issuer, "wrong-token")
     register(store, "wrong-token")
     AgentClient(store, "wrong-token").get_access_token()  # a stored token, which a failed delete must keep
     with store.session() as session:
@@ -327,11 +313,10 @@ def test_an_answer_that_cannot_be_stored_is_deleted_at_the_server(store: Store) 
     def handler(request: Seen) -> Reply:
         if request.method == "DELETE":
             return Reply(204)
-        return Reply(201, {
-            "client_id": "issued", "client_secret": "issued-secret", "client_secret_expires_at": 0,
-            "token_endpoint_auth_method": "tls_client_auth",  # not storable: no such method here
-            "registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued",
-        })  # fmt: skip
+        issued = {"client_id": "issued", "client_secret": "issued-secret", "client_secret_expires_at": 0}
+        management = {"registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued"}
+        unstorable = {"token_endpoint_auth_method": "tls_client_auth"}  # no such method here
+        return Reply(201, {**issued, **unstorable, **management})
 
     with serve(handler) as fault:
         _fault_client(store, fault.url, "unstorable")
@@ -346,10 +331,9 @@ def test_a_storable_looking_answer_refused_on_save_rolls_back_and_deletes_the_or
     def handler(request: Seen) -> Reply:
         if request.method == "DELETE":
             return Reply(204)
-        return Reply(201, {
-            "client_id": "issued", "client_name": "changed by the server", "registration_access_token": "rat",
-            "registration_client_uri": f"{fault.url}/reg/issued",
-        })  # fmt: skip
+        issued = {"client_id": "issued", "client_name": "changed by the server"}
+        management = {"registration_access_token": "rat", "registration_client_uri": f"{fault.url}/reg/issued"}
+        return Reply(201, {**issued, **management})
 
     with serve(handler) as fault:
         _fault_client(store, fault.url, "no-secret")
@@ -456,19 +440,33 @@ def test_secret_expiry_rule() -> None:
 
 def test_build_request_leaves_out_what_a_server_would_refuse() -> None:
     members = {
-        "client_name": "svc", "contacts": [], "client_uri": "", "default_max_age": None,
+        "client_name": "svc",
+        "contacts": [],
+        "client_uri": "",
+        "default_max_age": None,
         "require_auth_time": False,
-        "grant_types": ["client_credentials"], "response_types": None,
-        "token_endpoint_auth_method": "client_secret_basic", "token_endpoint_auth_signing_alg": "RS256",
-        "id_token_encrypted_response_alg": "none", "id_token_encrypted_response_enc": "A128CBC-HS256",
-        "userinfo_encrypted_response_alg": "RSA-OAEP", "userinfo_encrypted_response_enc": "none",
-        "access_token_encrypted_response_alg": None, "access_token_encrypted_response_enc": "A256CBC-HS512",
-        "request_object_encryption_alg": "none", "request_object_encryption_enc": "none",
-        "request_object_signing_alg": "none", "userinfo_signed_response_alg": "none",
-        "client_secret": "never-sent", "client_id_issued_at": 1, "client_secret_expires_at": 0,
-        "registration_access_token": "rat", "registration_client_uri": "https://as/reg/1",
-        "jwks": {"keys": [{"kid": "stale"}]}, "redirect_uris": ["https://b/cb", "https://a/cb"],
-    }  # fmt: skip
+        "grant_types": ["client_credentials"],
+        "response_types": None,
+        "token_endpoint_auth_method": "client_secret_basic",
+        "token_endpoint_auth_signing_alg": "RS256",
+        "id_token_encrypted_response_alg": "none",
+        "id_token_encrypted_response_enc": "A128CBC-HS256",
+        "userinfo_encrypted_response_alg": "RSA-OAEP",
+        "userinfo_encrypted_response_enc": "none",
+        "access_token_encrypted_response_alg": None,
+        "access_token_encrypted_response_enc": "A256CBC-HS512",
+        "request_object_encryption_alg": "none",
+        "request_object_encryption_enc": "none",
+        "request_object_signing_alg": "none",
+        "userinfo_signed_response_alg": "none",
+        "client_secret": "never-sent",
+        "client_id_issued_at": 1,
+        "client_secret_expires_at": 0,
+        "registration_access_token": "rat",
+        "registration_client_uri": "https://as/reg/1",
+        "jwks": {"keys": [{"kid": "stale"}]},
+        "redirect_uris": ["https://b/cb", "https://a/cb"],
+    }
     body = build_registration_request(members, redirect_uri="https://a/cb", jwks={"keys": [{"kid": "now"}]})
     assert body == {
         "client_name": "svc",
@@ -484,17 +482,23 @@ def test_build_request_leaves_out_what_a_server_would_refuse() -> None:
 
 
 def test_build_request_signing_alg_jwks_uri_and_update() -> None:
-    pk = {"token_endpoint_auth_method": "private_key_jwt", "token_endpoint_auth_signing_alg": "PS256",
-          "jwks_uri": "https://app/jwks", "grant_types": ["authorization_code"]}  # fmt: skip
+    pk = {
+        "token_endpoint_auth_method": "private_key_jwt",
+        "token_endpoint_auth_signing_alg": "PS256",
+        "jwks_uri": "https://app/jwks",
+        "grant_types": ["authorization_code"],
+    }
     body = build_registration_request(pk, jwks={"keys": [{"kid": "k"}]}, client_id="c1")
     assert body == {**pk, "client_id": "c1"}  # jwks_uri wins over jwks; code flow: response_types left to the server
     hs = {"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "HS384"}
     assert build_registration_request(hs) == hs
     hs_wrong = {"token_endpoint_auth_method": "client_secret_jwt", "token_endpoint_auth_signing_alg": "RS256"}
     assert build_registration_request(hs_wrong) == {"token_endpoint_auth_method": "client_secret_jwt"}
-    assert build_registration_request({"response_types": [], "grant_types": ["client_credentials"]}) == {
-        "grant_types": ["client_credentials"], "response_types": []
-    }  # fmt: skip
+    client_credentials = {"response_types": [], "grant_types": ["client_credentials"]}
+    assert build_registration_request(client_credentials) == {
+        "grant_types": ["client_credentials"],
+        "response_types": [],
+    }
     assert "jwks" not in build_registration_request({}, jwks={"keys": []})
 
 
@@ -508,11 +512,10 @@ def _response(status: int, body: Any) -> HttpResponse:
 
 
 def test_process_response_checks_and_merges_known_members() -> None:
-    answer = process(_response(201, {
-        "client_id": "c1", "client_secret": "s3cr3t", "client_id_issued_at": 5, "client_secret_expires_at": 0,
-        "registration_access_token": "t0k3n", "registration_client_uri": "https://as.example.com/reg/c1",
-        "client_name": "svc", "contacts": [], "software_id": "unknown members are ignored", "jwks": {},
-    }))  # fmt: skip
+    issued = {"client_id": "c1", "client_secret": "s3cr3t", "client_id_issued_at": 5, "client_secret_expires_at": 0}
+    management = {"registration_access_token": "t0k3n", "registration_client_uri": "https://as.example.com/reg/c1"}
+    members = {"client_name": "svc", "contacts": [], "software_id": "unknown members are ignored", "jwks": {}}
+    answer = process(_response(201, {**issued, **management, **members}))
     assert answer.metadata == {"client_name": "svc", "contacts": None, "jwks": None}
     assert answer.document["software_id"] and "client_secret" not in answer.document
     assert "s3cr3t" not in repr(answer) and "t0k3n" not in repr(answer)
@@ -523,12 +526,10 @@ def test_process_response_checks_and_merges_known_members() -> None:
     with pytest.raises(ProtocolError, match="client_secret_expires_at: must be a non-negative integer"):
         process(_response(201, {"client_id": "c", "client_secret_expires_at": "never"}))
     with pytest.raises(ProtocolError, match="default_max_age") as caught:
-        process(_response(201, {"client_id": "c", "default_max_age": "1h",
-                                                       "registration_access_token": 7}))  # fmt: skip
+        process(_response(201, {"client_id": "c", "default_max_age": "1h", "registration_access_token": 7}))
     assert "registration_access_token" in str(caught.value)
     with pytest.raises(RegistrationError) as refused:
-        process(_response(400, {"error": "invalid_software_statement",
-                                                       "error_description": "expired"}))  # fmt: skip
+        process(_response(400, {"error": "invalid_software_statement", "error_description": "expired"}))
     assert refused.value.error == "invalid_software_statement" and refused.value.error_description == "expired"
     challenge = HttpResponse(
         "https://as.example.com/reg",

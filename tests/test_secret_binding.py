@@ -9,9 +9,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server, read_back, self_signed, store_every_secret
 from sqlalchemy import text, update
-from test_secrets import certificate_and_key, read_back, store_every_secret
 
 from oauth2store import (
     AccessToken,
@@ -80,7 +79,7 @@ def test_a_secret_copied_to_another_column_is_refused(store: Store) -> None:
 
 def test_a_secret_copied_to_another_table_is_refused(store: Store) -> None:
     """Same column name and same key value in two tables: the table name is bound too."""
-    certificate, key = certificate_and_key("password-123")
+    certificate, key = self_signed("password-123", key_type="rsa")
     with store.session() as db:
         db.add(
             X509Credentials(alias="same", certificate=certificate, private_key=key, private_key_password="password-123")
@@ -163,7 +162,7 @@ def test_a_failed_read_leaves_no_ciphertext_behind(store: Store) -> None:
 
 def test_a_saved_row_keeps_its_key_and_its_secrets(store: Store) -> None:
     """A primary key never changes once saved (IRIS IdKey), so a secret stays bound to the row it was sealed for."""
-    certificate, key = certificate_and_key("password-1234")
+    certificate, key = self_signed("password-1234", key_type="rsa")
     with store.session() as db:
         db.add(
             X509Credentials(alias="old", certificate=certificate, private_key=key, private_key_password="password-1234")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 
 from oauth2store import Client, Store, StoreKeyError, generate_store_key
 from oauth2store._encryption.registry import KEY_VARIABLE

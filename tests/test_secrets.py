@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 import os
 import stat
 import subprocess
@@ -11,16 +9,11 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from conftest import new_client, new_server
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import NameOID
+from factories import new_client, new_server, read_back, store_every_secret
 from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
 from oauth2store import (
-    AccessToken,
     Client,
     ClientMetadata,
     ServerDefinition,
@@ -37,109 +30,6 @@ from oauth2store._encryption import key_files
 from oauth2store._encryption.registry import KEY_VARIABLE
 
 PG_DUMP = "/usr/bin/pg_dump"
-
-
-def certificate_and_key(password: str | None = None) -> tuple[str, str]:
-    """A self-signed certificate and its private key (encrypted with `password` when given), as PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "orders-service")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(password.encode()) if password else serialization.NoEncryption()
-    )
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption).decode()
-    return certificate.public_bytes(serialization.Encoding.PEM).decode(), pem
-
-
-def pem_body_lines(pem: str) -> list[str]:
-    """Distinctive lines of a PEM body (what a leaked key would show)."""
-    return [line for line in pem.splitlines() if line and not line.startswith("-----")][1:4]
-
-
-def store_every_secret(store: Store) -> dict[str, str]:
-    """Save one object of every kind with every secret set; returns {what: plaintext} to look for."""
-    tls_certificate, tls_key = certificate_and_key("tls-key-password-1234")
-    x509_certificate, x509_key = certificate_and_key("x509-key-password-5678")
-    plaintexts = {
-        "client_secret": "client-secret-value-0001",
-        "client_password": "client-password-value-0002",
-        "registration_access_token": "registration-access-token-0003",
-        "initial_access_token": "initial-access-token-0004",
-        "ssl_private_key_password": "tls-key-password-1234",
-        "x509_private_key_password": "x509-key-password-5678",
-        "access_token": "access-token-value-0005",
-        "refresh_token": "refresh-token-value-0006",
-        "id_token": "id-token-value-0007",
-    }
-    with store.session() as db:
-        db.add(
-            SSLConfiguration(name="mtls", certificate=tls_certificate, private_key=tls_key,
-                             private_key_password=plaintexts["ssl_private_key_password"])
-        )  # fmt: skip
-        db.add(
-            X509Credentials(alias="signer", certificate=x509_certificate, private_key=x509_key,
-                            private_key_password=plaintexts["x509_private_key_password"])
-        )  # fmt: skip
-        db.flush()
-        server = new_server(initial_access_token=plaintexts["initial_access_token"])
-        db.add(server)
-        client = new_client(
-            server,
-            client_secret=plaintexts["client_secret"],
-            client_password=plaintexts["client_password"],
-            ssl_configuration="mtls",
-        )
-        client.client_metadata.registration_access_token = plaintexts["registration_access_token"]
-        client.client_metadata.id_token_encrypted_response_alg = "RSA-OAEP"
-        db.add(client)
-        db.flush()
-        client.RotateKeys()
-        client.access_tokens.append(
-            AccessToken(session_id="service", access_token=plaintexts["access_token"],
-                        refresh_token=plaintexts["refresh_token"], id_token=plaintexts["id_token"])
-        )  # fmt: skip
-        keys = [json.loads(key.private_jwk) for key in client.keys]
-    for number, line in enumerate(pem_body_lines(tls_key)):
-        plaintexts[f"ssl_private_key_{number}"] = line
-    for number, line in enumerate(pem_body_lines(x509_key)):
-        plaintexts[f"x509_private_key_{number}"] = line
-    for number, members in enumerate(keys):
-        plaintexts[f"client_key_{number}_d"] = members["d"]
-        plaintexts[f"client_key_{number}_p"] = members["p"]
-    return plaintexts
-
-
-def read_back(store: Store) -> dict[str, str | None]:
-    with store.session() as db:
-        client = Client.Open(db, "orders-service")
-        assert client is not None
-        tls = db.get(SSLConfiguration, "mtls")
-        credentials = db.get(X509Credentials, "signer")
-        assert tls is not None and credentials is not None
-        return {
-            "client_secret": client.client_secret,
-            "client_password": client.client_password,
-            "registration_access_token": client.client_metadata.registration_access_token,
-            "initial_access_token": client.server_definition.initial_access_token,
-            "ssl_private_key_password": tls.private_key_password,
-            "x509_private_key_password": credentials.private_key_password,
-            "access_token": client.access_tokens[0].access_token,
-            "refresh_token": client.access_tokens[0].refresh_token,
-            "id_token": client.access_tokens[0].id_token,
-            "ssl_private_key": tls.private_key,
-            "x509_private_key": credentials.private_key,
-            "client_keys": json.dumps([key.private_jwk for key in client.keys]),
-        }
 
 
 def schema_of(url: str) -> str:
@@ -393,33 +283,32 @@ def test_reprs_show_no_secret(store: Store) -> None:
     with store.session() as db:
         client = Client.Open(db, "orders-service")
         assert client is not None
-        shown = " ".join(
-            repr(obj)
-            for obj in [client, client.client_metadata, client.server_definition, *client.keys, *client.access_tokens,
-                        db.get(SSLConfiguration, "mtls"), db.get(X509Credentials, "signer"), store]
-        )  # fmt: skip
+        owned = [client.client_metadata, client.server_definition, *client.keys, *client.access_tokens]
+        stored = [db.get(SSLConfiguration, "mtls"), db.get(X509Credentials, "signer")]
+        shown = " ".join(repr(obj) for obj in [client, *owned, *stored, store])
     assert [what for what, value in plaintexts.items() if value in shown] == []
     assert os.environ[KEY_VARIABLE] not in repr(store)
     assert repr(secrets_module.SecretCipher(generate_store_key())) == "<SecretCipher>"
 
 
+# Rows as revision 0001 stored them: secrets in plaintext.
+PLAINTEXT_ROWS = [
+    'INSERT INTO "OAuth2_ServerDefinition" ("ID", "IssuerEndpoint", "SSLConfiguration", "IsDiscovery", '
+    "\"InitialAccessToken\") VALUES (1, 'https://as.example.com', 'default', false, 'iat-plain')",
+    'INSERT INTO "OAuth2_Client" ("ApplicationName", "ClientType", "ClientId", "ClientSecret", '
+    '"ClientPassword", "Enabled", "AcceptNonStandardImplicitIdToken", "JWTInterval", "SSLConfiguration", '
+    "\"ServerDefinition\") VALUES ('app', 'confidential', 'app', 'secret-plain', 'password-plain', "
+    "true, false, 60, 'default', 1)",
+    'INSERT INTO "OAuth2_Client_Metadata" ("ApplicationName", "registration_access_token") '
+    "VALUES ('app', 'rat-plain')",
+]
+
+
 def insert_plaintext_rows(store: Store) -> None:
     """Rows as revision 0001 stored them: secrets in plaintext."""
     with store.engine.begin() as connection:
-        connection.execute(text(
-            'INSERT INTO "OAuth2_ServerDefinition" ("ID", "IssuerEndpoint", "SSLConfiguration", "IsDiscovery", '
-            '"InitialAccessToken") VALUES (1, \'https://as.example.com\', \'default\', false, \'iat-plain\')'
-        ))  # fmt: skip
-        connection.execute(text(
-            'INSERT INTO "OAuth2_Client" ("ApplicationName", "ClientType", "ClientId", "ClientSecret", '
-            '"ClientPassword", "Enabled", "AcceptNonStandardImplicitIdToken", "JWTInterval", "SSLConfiguration", '
-            '"ServerDefinition") VALUES (\'app\', \'confidential\', \'app\', \'secret-plain\', \'password-plain\', '
-            "true, false, 60, 'default', 1)"
-        ))  # fmt: skip
-        connection.execute(text(
-            'INSERT INTO "OAuth2_Client_Metadata" ("ApplicationName", "registration_access_token") '
-            "VALUES ('app', 'rat-plain')"
-        ))  # fmt: skip
+        for statement in PLAINTEXT_ROWS:
+            connection.execute(text(statement))
 
 
 def test_migration_0002_encrypts_stored_secrets_and_downgrade_decrypts(store_url: str) -> None:
@@ -461,16 +350,3 @@ def test_migration_0002_needs_the_key_only_when_secrets_are_stored(
         with pytest.raises(StoreKeyError, match="no oauth2store key"):
             keyless.upgrade()
         assert keyless.current_revision() == "0001"  # rolled back whole
-
-
-def test_migrated_schema_matches_the_models(store: Store) -> None:
-    """Revision 0002 creates exactly what the models declare (alembic autogenerate finds no difference)."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
-    from oauth2store import Base
-    from oauth2store._migrations import VERSION_TABLE
-
-    with store.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "version_table": VERSION_TABLE})
-        assert compare_metadata(context, Base.metadata) == []

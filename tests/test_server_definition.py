@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 from sqlalchemy.orm import Session
 
 from oauth2store import (
@@ -93,8 +93,7 @@ def test_server_metadata_has_the_44_iris_members() -> None:
     assert len(ServerMetadata.property_rules()) == 44
 
 
-def test_list_counts_clients(session: Session, server: ServerDefinition,
-                             make_client: Callable[..., Client]) -> None:  # fmt: skip
+def test_list_counts_clients(session: Session, server: ServerDefinition, make_client: Callable[..., Client]) -> None:
     empty = new_server(issuer_endpoint="https://empty.example.com")
     session.add(empty)
     make_client(application_name="a")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
+from factories import rsa_key
 
 from oauth2store import JWKSError, Store, generate_store_key
 from oauth2store._jwx import jwk
@@ -15,7 +15,7 @@ from oauth2store._state import state_of
 
 
 def public(kid: str) -> dict[str, str]:
-    return {**jwk.public_jwk(rsa.generate_private_key(65537, 2048).public_key()), "kid": kid}
+    return {**jwk.public_jwk(rsa_key().public_key()), "kid": kid}
 
 
 def test_a_jwks_edited_in_place_is_parsed_again() -> None:

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec
+from factories import ec_key, key_pem, public_key_pem, rsa_key
 from jose import jwk as jose_jwk
 from jose import jws as jose_jws
+from oracles import b64url_encode, b64url_json, compact_jws
 
 from oauth2store._errors import JWKSError, JWTValidationError
 from oauth2store._jwx.jwk import KeySet
@@ -24,17 +22,13 @@ ISSUER = "https://as.example.com"
 
 
 def rsa_pair(kid: str) -> tuple[dict[str, Any], str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()  # fmt: skip
+    pem = key_pem(rsa_key())
     public = jose_jwk.construct(pem, "RS256").public_key().to_dict()
     return {**public, "kid": kid, "use": "sig", "alg": "RS256"}, pem
 
 
 def ec_pair(kid: str, curve: ec.EllipticCurve, alg: str) -> tuple[dict[str, Any], str]:
-    key = ec.generate_private_key(curve)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption()).decode()  # fmt: skip
+    pem = key_pem(ec_key(curve))
     public = jose_jwk.construct(pem, alg).public_key().to_dict()
     return {**public, "kid": kid, "use": "sig"}, pem
 
@@ -56,10 +50,6 @@ def claims(**overrides: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def test_valid_rsa_and_ec_tokens(keys: dict[str, tuple[dict[str, Any], str]]) -> None:
     key_set = KeySet({"keys": [keys["rsa"][0], keys["ec"][0]]})
     assert verify_signature(sign(keys["rsa"][1], claims()), key_set, ["RS256"])["sub"] == "svc"
@@ -78,7 +68,7 @@ def test_key_without_kid_is_chosen_only_when_unambiguous(keys: dict[str, tuple[d
 
 def test_tampered_payload(keys: dict[str, tuple[dict[str, Any], str]]) -> None:
     header, _payload, signature = sign(keys["rsa"][1], claims()).split(".")
-    forged = ".".join([header, b64(json.dumps(claims(sub="admin")).encode()), signature])
+    forged = ".".join([header, b64url_json(claims(sub="admin")), signature])
     with pytest.raises(JWTValidationError) as caught:
         verify_signature(forged, KeySet({"keys": [keys["rsa"][0]]}), ["RS256"])
     assert caught.value.check == "signature"
@@ -86,7 +76,7 @@ def test_tampered_payload(keys: dict[str, tuple[dict[str, Any], str]]) -> None:
 
 
 def test_alg_none_is_refused(keys: dict[str, tuple[dict[str, Any], str]]) -> None:
-    token = ".".join([b64(b'{"alg":"none","kid":"rsa-1"}'), b64(json.dumps(claims()).encode()), ""])
+    token = ".".join([b64url_encode(b'{"alg":"none","kid":"rsa-1"}'), b64url_json(claims()), ""])
     with pytest.raises(JWTValidationError) as caught:
         verify_signature(token, KeySet({"keys": [keys["rsa"][0]]}), ["RS256", "none"])
     assert caught.value.check == "alg"
@@ -94,15 +84,8 @@ def test_alg_none_is_refused(keys: dict[str, tuple[dict[str, Any], str]]) -> Non
 
 def test_hmac_with_the_public_key_is_refused(keys: dict[str, tuple[dict[str, Any], str]]) -> None:
     """The alg-confusion forgery: an HS256 token whose secret is the server's public key."""
-    public_pem = (
-        serialization.load_pem_private_key(keys["rsa"][1].encode(), None)
-        .public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-    )
-    header = b64(json.dumps({"alg": "HS256", "kid": "rsa-1"}).encode())
-    payload = b64(json.dumps(claims()).encode())
-    signature = b64(hmac.new(public_pem, f"{header}.{payload}".encode(), hashlib.sha256).digest())
-    token = f"{header}.{payload}.{signature}"
+    private = serialization.load_pem_private_key(keys["rsa"][1].encode(), None)
+    token = compact_jws({"alg": "HS256", "kid": "rsa-1"}, claims(), public_key_pem(private))
     with pytest.raises(JWTValidationError) as caught:
         verify_signature(token, KeySet({"keys": [keys["rsa"][0]]}), ["RS256", "HS256"])
     assert caught.value.check == "alg"
@@ -152,8 +135,8 @@ class TestClaims:
     def check(self, **overrides: Any) -> None:
         values = {"iss": ISSUER, "aud": ["api", "other"], "exp": self.NOW + 60, "iat": self.NOW, "nbf": self.NOW}
         values.update(overrides)
-        check_claims({k: v for k, v in values.items() if v is not None}, issuer=ISSUER, audience="api",
-                     now=self.NOW, leeway=30)  # fmt: skip
+        present = {k: v for k, v in values.items() if v is not None}
+        check_claims(present, issuer=ISSUER, audience="api", now=self.NOW, leeway=30)
 
     def test_valid(self) -> None:
         self.check()

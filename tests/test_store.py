@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import new_client, new_server
+from factories import new_client, new_server
 
 from oauth2store import Client, SchemaVersionError, ServerDefinition, Store, ValidationError
 from oauth2store._migrations import head_revision

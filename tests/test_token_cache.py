@@ -46,6 +46,7 @@ def test_cache_keys_depend_on_scope_and_resource_only() -> None:
 
 @pytest.fixture(scope="module")
 def op() -> Iterator[OidcProvider]:
+    """A provider of this module's own: its tokens live 4 s, so a test spans several lifetimes."""
     clients = [{"client_id": "flight", "client_secret": "flight-secret"}]
     with OidcProvider(clients=clients, ttl={"ClientCredentials": 4, "AccessToken": 4}) as provider:
         yield provider
@@ -55,8 +56,8 @@ def op() -> Iterator[OidcProvider]:
 def flight_store(store: Store, op: OidcProvider) -> Store:
     with store.session() as session:
         server = ServerDefinition.discover(session, op.issuer)
-        client = Client(application_name="flight", client_type="confidential", client_id="flight",
-                        client_secret="flight-secret", server_definition=server)  # fmt: skip
+        credentials = {"client_id": "flight", "client_secret": "flight-secret"}
+        client = Client(application_name="flight", client_type="confidential", server_definition=server, **credentials)
         client.client_metadata.grant_types = ["client_credentials"]
         session.add(client)
     op.reset_stats()
@@ -113,9 +114,11 @@ def test_processes_share_one_renewal_per_lifetime(flight_store: Store, op: OidcP
     requests = op.stats()["token_requests"]["flight"]
     renewal_period = ttl - skew
     expected = math.ceil(elapsed / renewal_period)
-    print(f"\n{processes} processes x {calls} calls in {elapsed:.1f} s: {requests} token requests "
-          f"(one per {renewal_period:g} s renewal period: {expected}); slowest call "
-          f"{max(r['slowest'] for r in results):.3f} s")  # fmt: skip
+    slowest = max(r["slowest"] for r in results)
+    print(
+        f"\n{processes} processes x {calls} calls in {elapsed:.1f} s: {requests} token requests "
+        f"(one per {renewal_period:g} s renewal period: {expected}); slowest call {slowest:.3f} s"
+    )
     assert sum(r["expired"] for r in results) == 0
     assert sum(r["calls"] for r in results) == processes * calls
     assert elapsed > 2 * ttl  # the run spans several lifetimes

@@ -6,7 +6,8 @@ import math
 from collections.abc import Iterator
 
 import pytest
-from local_servers import Reply, Seen, TestCA, serve
+from factories import TestCA
+from local_servers import Reply, Seen, serve
 
 from oauth2store import InsecureEndpointError, ProtocolError, RetryPolicy, TlsSettings, TransportError
 from oauth2store._errors import KeyMaterialError, url_without_query

@@ -15,8 +15,10 @@
 //
 // Prints exactly one line "READY <issuer>" on stdout once listening; everything else goes to stderr.
 // Test-only endpoints: GET /__test/stats, POST /__test/reset (token endpoint request counters).
+// Test-only behaviour: dynamic registration takes the client_secret a registration request proposes, and issues
+// UUIDs as client_ids.
 
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 
@@ -114,6 +116,14 @@ const provider = new Provider(issuer, {
     registration: {
       enabled: true,
       initialAccessToken: config.initialAccessToken ?? false,
+      // client_ids are UUIDs: oidc-provider's own may begin with '-', which a command line reads as an option.
+      idFactory: () => randomUUID(),
+      // A test may propose the secret of a client it registers (e.g. two clients sharing one, as static clients
+      // can); without a proposal, a random secret as oidc-provider makes by default.
+      secretFactory: (ctx) => {
+        const proposed = ctx.method === 'POST' ? ctx.oidc.body?.client_secret : undefined;
+        return typeof proposed === 'string' && proposed !== '' ? proposed : randomBytes(64).toString('base64url');
+      },
     },
     registrationManagement: {
       enabled: true,

@@ -87,11 +87,11 @@ def test_token_introspect_revoke(
     assert token and "\n" not in token
     assert agent_shell("token", "svc-op").strip() == token  # the store's cache: one request for both
     assert oidc.token_requests_since(before) == {svc_op["client_id"]: 1}
-    claims = json.loads(agent_shell("introspect", "svc-op", token))
+    claims = json.loads(agent_shell("introspect", "svc-op", "--", token))
     assert claims["active"] is True and claims["client_id"] == svc_op["client_id"]
     monkeypatch.setattr("sys.stdin", io.StringIO(token + "\n"))
     assert agent_shell("revoke", "svc-op", "-").strip() == "revoked"
-    assert json.loads(agent_shell("introspect", "svc-op", token))["active"] is False
+    assert json.loads(agent_shell("introspect", "svc-op", "--", token))["active"] is False
     fresh = agent_shell("token", "svc-op").strip()
     assert fresh != token  # the revoked token left the cache
 

@@ -185,8 +185,12 @@ def test_every_property_has_its_iris_name(model: type[Validated]) -> None:
     ],
 )
 def test_ambiguous_urls_are_refused_for_every_uri_property(url: str) -> None:
-    for model, name in [(ServerMetadata, "token_endpoint"), (ServerDefinition, "issuer_endpoint"),
-                        (ClientMetadata, "jwks_uri"), (ClientMetadata, "registration_client_uri")]:  # fmt: skip
+    for model, name in [
+        (ServerMetadata, "token_endpoint"),
+        (ServerDefinition, "issuer_endpoint"),
+        (ClientMetadata, "jwks_uri"),
+        (ClientMetadata, "registration_client_uri"),
+    ]:
         with pytest.raises(ValidationError, match=name) as caught:
             model.validate_property(name, url)
         assert "pw" not in str(caught.value)

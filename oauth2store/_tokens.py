@@ -215,6 +215,18 @@ def post_authenticated(
     return transport.post_form(url, [*form, *credentials.form.items()], headers=credentials.headers)
 
 
+def _post_token(config: ClientConfig, transport: Transport, endpoint: str, token: str, now: float) -> HttpResponse:
+    """POST `token` to the client's `endpoint` (a member of its Endpoints), authenticated as the client.
+
+    Raises:
+        ProtocolError: the server definition has no such endpoint.
+    """
+    url = getattr(config.endpoints, endpoint)
+    if not url:
+        raise ProtocolError(config.endpoints.issuer, f"the server definition has no {endpoint}")
+    return post_authenticated(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
+
+
 def introspect_token(config: ClientConfig, transport: Transport, token: str, now: float) -> dict[str, Any]:
     """RFC 7662 introspection of `token`, authenticated as the client.
 
@@ -222,11 +234,7 @@ def introspect_token(config: ClientConfig, transport: Transport, token: str, now
         ProtocolError: the server has no introspection endpoint, or answered out of spec.
         OAuthServerError, TransportError.
     """
-    url = config.endpoints.introspection_endpoint
-    if not url:
-        raise ProtocolError(config.endpoints.issuer, "the server definition has no introspection_endpoint")
-    form = [("token", token), ("token_type_hint", "access_token")]
-    return process_introspection_response(post_authenticated(transport, config, url, form, now))
+    return process_introspection_response(_post_token(config, transport, "introspection_endpoint", token, now))
 
 
 def revoke_token(config: ClientConfig, transport: Transport, token: str, now: float) -> None:
@@ -236,8 +244,4 @@ def revoke_token(config: ClientConfig, transport: Transport, token: str, now: fl
         ProtocolError: the server has no revocation endpoint, or answered out of spec.
         OAuthServerError, TransportError.
     """
-    url = config.endpoints.revocation_endpoint
-    if not url:
-        raise ProtocolError(config.endpoints.issuer, "the server definition has no revocation_endpoint")
-    form = [("token", token), ("token_type_hint", "access_token")]
-    process_revocation_response(post_authenticated(transport, config, url, form, now))
+    process_revocation_response(_post_token(config, transport, "revocation_endpoint", token, now))

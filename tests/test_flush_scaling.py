@@ -15,8 +15,8 @@ from factories import new_client
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, ServerDefinition, SSLConfiguration
-from oauth2store.models import _validated
+from oauth2store import Client, ServerDefinition, SSLConfiguration, ValidationError
+from oauth2store.models import _flush
 
 
 def _add_clients(session: Session, server: ServerDefinition, count: int, prefix: str) -> None:
@@ -103,4 +103,23 @@ def test_checks_outside_a_flush_still_see_the_new_objects(session: Session, serv
     client = new_client(server, ssl_configuration="new-tls")
     session.add(client)
     client.validate()
-    assert _validated.index_of(session).new_count(Client, "orders-service") == 1
+    assert _flush.index_of(session).new_count(Client, "orders-service") == 1
+
+
+@pytest.mark.parametrize("value", [["list"], {"a": 1}, {1, 2}])
+def test_an_unhashable_reference_is_a_validation_error(
+    session: Session, server: ServerDefinition, value: object
+) -> None:
+    """The flush index only looks up keys a query can hold: anything else is left to the property's own rule."""
+    client = Client(
+        application_name="odd",
+        client_type="confidential",
+        client_id="odd",
+        client_secret="s",
+        server_definition=server,
+    )
+    client.client_metadata.grant_types = ["client_credentials"]
+    client.client_credentials = value  # type: ignore[assignment]
+    session.add(client)
+    with pytest.raises(ValidationError, match="client_credentials"):
+        session.flush()

@@ -15,7 +15,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from .._errors import Problem
-from ._validated import Validated, index_of, is_lookup_key
+from ._flush import index_of, is_lookup_key
+from ._validated import Validated
 from .base import Base
 
 

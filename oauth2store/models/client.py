@@ -38,10 +38,11 @@ from ._client_config import client_config
 from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._client_rules import client_problems, stale_tokens
 from ._deprecated import DeprecatedProperties
+from ._flush import index_of
 from ._references import missing_reference
 from ._registration import delete_registration, read_registration, register_client, update_registration
 from ._validate_jwt import validate_client_jwt
-from ._validated import Validated, index_of
+from ._validated import Validated
 from .access_token import AccessToken
 from .base import Base, iris_property
 from .client_key import ClientKey

@@ -209,12 +209,22 @@ class InsecureEndpointError(OAuth2StoreError, ValueError):
 
 
 class TransportError(OAuth2StoreError):
-    """The HTTP exchange itself failed (timeout, connection, TLS), after any retries."""
+    """The HTTP exchange itself failed (timeout, connection, TLS, the call's deadline, or a retryable status such
+    as 503 after the last retry), after any retries.
+
+    `status_code` is the last answer's status when there was one, and `retry_after` the seconds its Retry-After
+    asked for (None when absent), so that a caller can wait that long before asking again.
+    """
 
     exit_code = 7
 
-    def __init__(self, url: str, message: str) -> None:
+    def __init__(
+        self, url: str, message: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
         self.url = url_without_query(url)
+        self.reason = message
+        self.status_code = status_code
+        self.retry_after = retry_after
         super().__init__(f"{self.url}: {message}")
 
 

@@ -18,6 +18,8 @@ class Reply:
     body: bytes | str | dict[str, Any] | list[Any] = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    #: Seconds between single bytes of the whole answer, status line and headers included (0: all at once).
+    drip: float = 0.0
 
 
 @dataclass
@@ -38,6 +40,8 @@ class LocalServer:
         self.handler = handler
         self.host = host
         self.seen: list[Seen] = []
+        #: Answers a dripping reply could not finish (the client cut the connection first).
+        self.cut_short = 0
         outer = self
 
         class _Handler(BaseHTTPRequestHandler):
@@ -60,6 +64,18 @@ class LocalServer:
                     reply.headers.setdefault("Content-Type", "application/json")
                 elif isinstance(body, str):
                     body = body.encode()
+                if reply.drip:
+                    head = f"HTTP/1.1 {reply.status} Answer\r\nContent-Length: {len(body)}\r\n"
+                    head += "".join(f"{name}: {value}\r\n" for name, value in reply.headers.items())
+                    try:
+                        for byte in (head + "\r\n").encode() + body:
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(reply.drip)
+                    except OSError:
+                        outer.cut_short += 1
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(reply.status)
                     for name, value in reply.headers.items():

@@ -453,6 +453,6 @@ def test_hostile_retry_after_never_reaches_sleep_as_it_is(store: Store) -> None:
             return Reply(200, {"ok": True})
 
     with serve(handler) as server:
-        transport = Transport(retry=RetryPolicy(attempts=8, max_retry_after=30.0), sleep=sleeps.append)
+        transport = Transport(retry=RetryPolicy(attempts=8, max_retry_after=30.0), sleep=sleeps.append, deadline=300.0)
         assert transport.get(server.url).status_code == 200
     assert len(sleeps) == 7 and all(math.isfinite(s) and 0.0 <= s <= 30.0 for s in sleeps)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -85,9 +86,42 @@ def test_5xx_is_retried_then_succeeds() -> None:
 def test_429_honours_retry_after_capped() -> None:
     answers = iter([Reply(429, headers={"Retry-After": "7"}), Reply(429, headers={"Retry-After": "999"}), Reply(200)])
     with serve(lambda _: next(answers)) as server:
-        client, sleeps = transport(retry=RetryPolicy(attempts=3, max_retry_after=20))
+        client, sleeps = transport(retry=RetryPolicy(attempts=3, max_retry_after=20), deadline=60.0)
         assert client.post_form(server.url, {"a": "b"}).status_code == 200
     assert sleeps.calls == [7.0, 20.0]
+
+
+def test_no_retry_starts_that_would_end_past_the_deadline() -> None:
+    """A Retry-After longer than the time left ends the call at once, with the wait the server asked for."""
+    with serve(lambda _: Reply(503, headers={"Retry-After": "30"})) as server:
+        client, sleeps = transport(retry=RetryPolicy(attempts=3, max_retry_after=60), deadline=10.0)
+        with pytest.raises(TransportError, match="HTTP 503 after 1 attempts") as raised:
+            client.post_form(server.url, {})
+    assert len(server.seen) == 1 and sleeps.calls == []
+    assert raised.value.status_code == 503 and raised.value.retry_after == 30.0
+
+
+@pytest.mark.parametrize("body", [b"", b"x" * 400], ids=["headers", "body"])
+def test_a_dripping_server_is_cut_off_at_the_deadline(body: bytes) -> None:
+    """A byte every 50 ms never trips a 2 s read timeout; the call's deadline ends it all the same."""
+    with serve(lambda _: Reply(200, body + b"{}" * 200, drip=0.05)) as server:
+        client, _ = transport(timeout=(2.0, 2.0), deadline=0.5, retry=RetryPolicy(attempts=3))
+        with pytest.raises(TransportError, match="deadline"):
+            client.post_form(server.url, {})
+        deadline = time.monotonic() + 30
+        while server.cut_short < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert len(server.seen) == 1  # no retry after the deadline
+    assert server.cut_short == 1  # the answer (about 40 s of it) was cut short, not read to the end
+
+
+def test_a_bounded_transport_ends_by_the_callers_moment() -> None:
+    with serve(lambda _: Reply(200, b"{}" * 100, drip=0.05)) as server:
+        client, _ = transport(timeout=(2.0, 2.0), deadline=60.0)
+        bounded = client.bounded(time.monotonic() + 0.3)
+        with pytest.raises(TransportError, match="deadline"):
+            bounded.post_form(server.url, {})
+    assert client.ends_by is None  # the original keeps its own deadline only
 
 
 def test_retries_are_bounded_then_transport_error() -> None:

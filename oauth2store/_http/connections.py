@@ -34,6 +34,23 @@ from .values import TlsSettings
 
 #: The address rule of the request being sent in this thread (None: any address), read by the connections below.
 ADDRESS_RULE: ContextVar[Callable[[str], None] | None] = ContextVar("oauth2store_address_rule", default=None)
+#: The connections the request being sent in this thread uses, so that its deadline can cut them (`cut`).
+CALL_CONNECTIONS: ContextVar[list[Any] | None] = ContextVar("oauth2store_call_connections", default=None)
+
+
+def cut(connections: list[Any]) -> None:
+    """Shut down the sockets of `connections`: a read blocked on one returns at once (a deadline passed).
+
+    A read timeout bounds each read, not the call: a server dripping a byte at a time keeps a request going for as
+    long as it likes. Shutting the socket down from another thread is what ends such a read.
+    """
+    for connection in list(connections):
+        sock = getattr(connection, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
 
 
 def _check_peer(sock: socket.socket) -> None:
@@ -45,7 +62,8 @@ def _check_peer(sock: socket.socket) -> None:
 class _PeerChecked:
     """Checks the address a connection actually reached, before a byte of the request is sent on it: when it is
     opened (after DNS, so a host name that resolves to a private address is caught, rebinding included) and
-    again each time it is reused from the pool (a request with a stricter rule may reuse it)."""
+    again each time it is reused from the pool (a request with a stricter rule may reuse it). Each request also
+    makes the connection known to its call's deadline (`CALL_CONNECTIONS`)."""
 
     sock: socket.socket | None
 
@@ -61,6 +79,9 @@ class _PeerChecked:
     def request(self, *args: Any, **kwargs: Any) -> None:
         if self.sock is not None:
             _check_peer(self.sock)
+        tracked = CALL_CONNECTIONS.get()
+        if tracked is not None:
+            tracked.append(self)
         super().request(*args, **kwargs)  # type: ignore[misc]
 
 

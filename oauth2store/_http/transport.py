@@ -5,14 +5,18 @@ and maps failures onto the error tree. Every request's URL is checked first (`ch
 and for a remote issuer no loopback or private address), and the pool's connections check the address they actually
 reached before sending anything, so a host name that resolves to an internal address is refused too. Retries of
 5xx/429/timeouts/connection errors use exponential backoff with full jitter, honour Retry-After (capped), and never
-apply to other 4xx answers. This is the one place that decides, per call, which rules apply; the rules themselves
+apply to other 4xx answers. A call ends by its deadline, whatever the server does: each attempt's timeouts are cut
+to the time left, no retry starts that could not finish in time, and a server that answers a byte at a time has its
+connection shut down when the deadline passes. This is the one place that decides, per call, which rules apply; the rules themselves
 are in `endpoints`, the sessions and their TLS in `connections`, and what goes in and comes out in `values`.
 """
 
 from __future__ import annotations
 
+import copy
 import math
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from email.utils import parsedate_to_datetime
@@ -24,7 +28,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.util import parse_url
 
 from .._errors import InsecureEndpointError, ProtocolError, TransportError
-from .connections import ADDRESS_RULE, SessionPool
+from .connections import ADDRESS_RULE, CALL_CONNECTIONS, SessionPool, cut
 from .endpoints import (
     PRIVATE_REFUSED,
     PrivateAddressError,
@@ -38,6 +42,8 @@ from .values import FormData, HttpResponse, RetryPolicy, TlsSettings
 
 #: Seconds to connect and to wait for each read.
 DEFAULT_TIMEOUT = (5.0, 15.0)
+#: Seconds one whole call may take: every attempt, read and backoff of it.
+DEFAULT_DEADLINE = 20.0
 #: Largest response body read from an authorization server.
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 #: Same-origin redirects followed for a GET.
@@ -75,6 +81,10 @@ class Transport:
     URLs on its host are the ones its configuration chose; any other host a remote issuer names may not be a
     loopback or private address unless `allow_private_network` (judged on the address connected to with the pool's
     sessions, on a lookup just before the call with an injected one). Without an issuer, URLs are the caller's.
+
+    `deadline` is the most seconds a call takes, retries and backoff included (`bounded` gives a copy whose calls
+    also end by a given moment, for a caller with a deadline of its own). An injected `session` keeps its own
+    connections, which the deadline cannot shut down: there each read is bounded by the timeout only.
     """
 
     def __init__(
@@ -84,6 +94,7 @@ class Transport:
         session: requests.Session | None = None,
         pool: SessionPool | None = None,
         timeout: tuple[float, float] | None = None,
+        deadline: float = DEFAULT_DEADLINE,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         retry: RetryPolicy | None = None,
         allow_insecure_http: bool = False,
@@ -99,12 +110,21 @@ class Transport:
         self._session = session
         self._pool = pool if pool is not None else SessionPool()
         self.timeout = timeout or DEFAULT_TIMEOUT
+        self.deadline = deadline
+        #: The time.monotonic() moment by which every call of this transport ends (see `bounded`), if any.
+        self.ends_by: float | None = None
         self.max_response_bytes = max_response_bytes
         self.retry = retry or RetryPolicy()
         self.allow_insecure_http = allow_insecure_http
         self.sleep = sleep
         self.clock = clock
         self.rand = rand
+
+    def bounded(self, ends_by: float) -> Transport:
+        """A copy of this transport whose calls also end by `ends_by` (a time.monotonic() moment)."""
+        bounded = copy.copy(self)
+        bounded.ends_by = ends_by if self.ends_by is None else min(self.ends_by, ends_by)
+        return bounded
 
     @property
     def session(self) -> requests.Session:
@@ -137,28 +157,50 @@ class Transport:
             TransportError: timeouts, connection or TLS failures, or retryable statuses, after the last attempt.
             ProtocolError: a redirect to another origin (or of a POST), or a body larger than allowed.
         """
+        end = time.monotonic() + self.deadline
+        if self.ends_by is not None:
+            end = min(end, self.ends_by)
         attempt = 0
         while True:
             attempt += 1
+            if time.monotonic() >= end:
+                raise TransportError(url, f"no answer within the call's deadline ({attempt - 1} attempts)")
             try:
-                response = self._send_following(method, url, data, json_body, headers)
+                response = self._send_following(method, url, data, json_body, headers, end)
             except TransportError:
                 if attempt >= self.retry.attempts:
                     raise
-                self.sleep(self.retry.delay(attempt, None, self.rand))
+                delay = self.retry.delay(attempt, None, self.rand)
+                if time.monotonic() + delay >= end:
+                    raise
+                self.sleep(delay)
                 continue
             if response.status_code not in _RETRIED_STATUS:
                 return response
-            if attempt >= self.retry.attempts:
-                raise TransportError(url, f"HTTP {response.status_code} after {attempt} attempts")
-            self.sleep(self.retry.delay(attempt, _retry_after(response.headers, self.clock), self.rand))
+            retry_after = _retry_after(response.headers, self.clock)
+            last = attempt >= self.retry.attempts
+            delay = 0.0 if last else self.retry.delay(attempt, retry_after, self.rand)
+            if last or time.monotonic() + delay >= end:
+                raise TransportError(
+                    url,
+                    f"HTTP {response.status_code} after {attempt} attempts",
+                    status_code=response.status_code,
+                    retry_after=retry_after,
+                )
+            self.sleep(delay)
 
     def _send_following(
-        self, method: str, url: str, data: FormData | None, json_body: Any, headers: Mapping[str, str] | None
+        self,
+        method: str,
+        url: str,
+        data: FormData | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        end: float,
     ) -> HttpResponse:
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._send(method, current, data, json_body, headers)
+            response = self._send(method, current, data, json_body, headers, end)
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = response.headers.get("Location")
@@ -173,7 +215,13 @@ class Transport:
         raise ProtocolError(url, f"more than {MAX_REDIRECTS} redirects")
 
     def _send(
-        self, method: str, url: str, data: FormData | None, json_body: Any, headers: Mapping[str, str] | None
+        self,
+        method: str,
+        url: str,
+        data: FormData | None,
+        json_body: Any,
+        headers: Mapping[str, str] | None,
+        end: float,
     ) -> HttpResponse:
         check_endpoint(
             url,
@@ -187,35 +235,54 @@ class Transport:
         host = (target.host or "").strip("[]")
         rule = None if private_allowed(host, self.issuer, self.allow_private_network) else refuse_private
         checked = rule is not None and self._session is None  # the pool's sessions check the address connected to
+        remaining = end - time.monotonic()
+        if remaining <= 0:
+            raise TransportError(url, "no answer within the call's deadline")
+        timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
+        connections: list[Any] = []
+        watchdog = threading.Timer(remaining, cut, (connections,))
+        watchdog.daemon = True
         reset = ADDRESS_RULE.set(rule)
+        tracking = CALL_CONNECTIONS.set(connections)
         try:
             if rule is not None and not checked:
                 check_resolved(host, target.port or (443 if target.scheme == "https" else 80))
+            watchdog.start()
             with self.session.request(
                 method,
                 url,
                 data=form,
                 json=json_body,
                 headers=all_headers,
-                timeout=self.timeout,
+                timeout=timeout,
                 allow_redirects=False,
                 stream=True,
             ) as response:
                 return HttpResponse(
                     url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
                 )
+        except (requests.exceptions.RequestException, ProtocolError) as exc:
+            if time.monotonic() >= end:
+                raise TransportError(url, "no answer within the call's deadline") from exc
+            raise self._transport_error(url, exc) from exc
         except PrivateAddressError as exc:
             raise InsecureEndpointError(url, f"{PRIVATE_REFUSED}; it reached {exc.address}") from None
-        except requests.exceptions.SSLError as exc:
-            raise TransportError(url, f"TLS failure ({type(exc).__name__})") from exc
-        except requests.exceptions.Timeout as exc:
-            raise TransportError(url, "timed out") from exc
-        except requests.exceptions.ConnectionError as exc:
-            raise TransportError(url, "connection failed") from exc
-        except requests.exceptions.RequestException as exc:
-            raise TransportError(url, f"request failed ({type(exc).__name__})") from exc
         finally:
+            watchdog.cancel()
+            CALL_CONNECTIONS.reset(tracking)
             ADDRESS_RULE.reset(reset)
+
+    @staticmethod
+    def _transport_error(url: str, exc: Exception) -> Exception:
+        if isinstance(exc, ProtocolError):
+            return exc
+        if isinstance(exc, requests.exceptions.SSLError):
+            return TransportError(url, f"TLS failure ({type(exc).__name__})")
+        if isinstance(exc, requests.exceptions.Timeout):
+            return TransportError(url, "timed out")
+        if isinstance(exc, requests.exceptions.ConnectionError):
+            return TransportError(url, "connection failed")
+        return TransportError(url, f"request failed ({type(exc).__name__})")
 
     def _read(self, url: str, response: requests.Response) -> bytes:
         declared = response.headers.get("Content-Length")

@@ -11,6 +11,7 @@ from .key_check import key_check as key_check
 from .server_definition import ServerDefinition as ServerDefinition
 from .server_metadata import ServerMetadata as ServerMetadata
 from .ssl_configuration import SSLConfiguration as SSLConfiguration
+from .token_renewal import token_renewal as token_renewal
 from .x509_credentials import X509Credentials as X509Credentials
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "ServerMetadata",
     "X509Credentials",
     "key_check",
+    "token_renewal",
 ]

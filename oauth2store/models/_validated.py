@@ -42,7 +42,8 @@ from .base import UTCDateTime
 def column_problems(name: str, column: Column[Any], value: object) -> list[Problem]:
     """Why `value` cannot be written to `column` (a mapped column without IRIS rules), judged by its SQL type."""
     if value is None:
-        needed = not column.nullable and not column.primary_key and not column.foreign_keys
+        defaulted = column.default is not None or column.server_default is not None
+        needed = not column.nullable and not column.primary_key and not column.foreign_keys and not defaulted
         return [Problem(name, "is required", REQUIRED)] if needed else []
     sql = column.type
     message: str | None = None

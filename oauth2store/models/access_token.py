@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -85,6 +85,9 @@ class AccessToken(Validated, Base):
     error: Mapped[dict[str, Any] | None] = iris_property("Error", Kind.JSON)
     #: IRIS `TemporarySession`.
     temporary_session: Mapped[bool] = iris_property("TemporarySession", Kind.BOOLEAN, required=True, initial=False)
+
+    #: The client's `definition_version` the token was obtained under: it is never handed out for another one.
+    definition_version: Mapped[str | None] = mapped_column("DefinitionVersion", String(32), nullable=True)
 
     client: Mapped[Client] = relationship(back_populates="access_tokens")
 

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from types import EllipsisType
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, Text, event, select
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -37,6 +37,7 @@ from .._validation import Kind
 from ._client_config import client_config
 from ._client_keys import DEFAULT_PUBLICATION_DELAY, DEFAULT_RETENTION, published_jwks_at, rotate_keys
 from ._client_rules import client_problems, stale_tokens
+from ._definition_version import new_definition_version
 from ._deprecated import DeprecatedProperties
 from ._flush import index_of
 from ._references import missing_reference
@@ -108,6 +109,10 @@ class Client(DeprecatedProperties, Validated, Base):
         "ServerDefinition", ForeignKey("OAuth2_ServerDefinition.ID", ondelete="RESTRICT"), index=True
     )
     server_definition: Mapped[ServerDefinition] = relationship(back_populates="clients", lazy="joined")
+    #: Changes with every change to the definition (see `_definition_version`): not an IRIS property.
+    definition_version: Mapped[str] = mapped_column(
+        "DefinitionVersion", String(32), nullable=False, default=new_definition_version, server_default="0"
+    )
     #: IRIS `RedirectionEndpoint`: where the authorization server returns authorization responses.
     redirection_endpoint: Mapped[Endpoint | None] = composite(
         mapped_column("RedirectionEndpoint_Host", Text(), nullable=True),

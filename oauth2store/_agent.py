@@ -12,6 +12,8 @@ off transport security for every process that reads it.
 
 from __future__ import annotations
 
+import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,14 +23,19 @@ from typing import Any
 import requests
 from sqlalchemy.orm import Session
 
-from . import _token_cache as token_cache
-from ._errors import NotFoundError
+from ._errors import ClientNotUsableError, NotFoundError, StoreKeyError, TransportError
 from ._http.connections import SessionPool
-from ._http.transport import DEFAULT_TIMEOUT, Transport
+from ._http.transport import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, Transport
 from ._http.values import RetryPolicy
+from ._registration import secret_expiry_problem
 from ._state import state_of
 from ._store import Store
-from ._token_cache import Entry, Skew
+from ._token_cache import renewal
+from ._token_cache.failures import RECORDED
+from ._token_cache.keys import Entry, Skew, session_id
+from ._token_cache.process import process_cache
+from ._token_cache.reader import Stored
+from ._token_cache.renewal import Decision
 from ._tokens import (
     DEFAULT_LIFETIME,
     ClientConfig,
@@ -50,13 +57,25 @@ from .models.server_definition import ServerDefinition
 from .models.ssl_configuration import transport_for
 
 Resource = str | Sequence[str] | None
+_Key = tuple[tuple[str, str], str | None, tuple[str, ...]]
+
+log = logging.getLogger("oauth2store")
+
+#: How often (seconds) an agent looks at its client's stored definition, to follow changes made elsewhere.
+DEFAULT_FOLLOW_INTERVAL = 5.0
+#: How much longer than the call's deadline a renewer's lease lasts (a renewer never outlives its lease).
+LEASE_MARGIN = 10.0
+#: A token is handed out as "still valid" only while it has at least this many seconds left.
+MINIMUM_REMAINING = 1.0
+#: How long an agent waits between looks at a renewal another process is doing (doubling, with jitter).
+_FIRST_PAUSE, _MAX_PAUSE = 0.01, 0.5
 
 
-def _open_config(session: Session, application_name: str, now: float | None = None) -> ClientConfig:
+def _open_config(session: Session, application_name: str, now: float | None = None) -> tuple[ClientConfig, str]:
     client = Client.Open(session, application_name)
     if client is None:
         raise NotFoundError(Client.kind, application_name)
-    return client_config(session, client, now)
+    return client_config(session, client, now), client.definition_version
 
 
 class AgentClient:
@@ -66,6 +85,12 @@ class AgentClient:
 
         agent = AgentClient(store, "orders-service")
         headers = {"Authorization": f"Bearer {agent.get_access_token()}"}
+
+    A call returns within `deadline` seconds whatever the server does (waiting for another process's renewal
+    included). When a renewal fails and the cached token has not expired, that token is returned (with a warning
+    in the log) and the failure is recorded for every process, which then do not ask the server again before the
+    retry time. A change to the client made by any process (credentials, server, scopes, `enabled`, deletion) is
+    followed within `follow_interval` seconds.
     """
 
     def __init__(
@@ -77,6 +102,8 @@ class AgentClient:
         default_lifetime: timedelta = DEFAULT_LIFETIME,
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
+        follow_interval: float = DEFAULT_FOLLOW_INTERVAL,
         allow_insecure_http: bool = False,
         allow_private_network: bool = False,
         http_session: requests.Session | None = None,
@@ -94,28 +121,43 @@ class AgentClient:
         self.default_lifetime = default_lifetime
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
+        self.deadline = deadline
+        self.follow_interval = follow_interval
+        #: Seconds a renewal lease lasts: longer than any renewal can take.
+        self.lease = deadline + LEASE_MARGIN
         self.allow_insecure_http = allow_insecure_http
         self.allow_private_network = allow_private_network
         self.clock = clock
         self.sleep = sleep
         self._http_session = http_session
-        self._cache = token_cache.process_cache(store.engine)
-        self._keys: dict[tuple[Any, Any], tuple[tuple[str, str], str | None, tuple[str, ...]]] = {}
+        self._cache = process_cache(store.engine)
+        self._keys: dict[tuple[Any, Any], _Key] = {}
         self._lock = threading.Lock()
-        with store.session() as session:
-            self._use(_open_config(session, application_name, clock()))
+        self._owner = renewal.new_owner()
+        self._next_check = 0.0
+        self.version = ""
+        self._reload()
 
     def __repr__(self) -> str:
         return f"AgentClient({self.application_name!r})"
 
-    def _use(self, config: ClientConfig) -> None:
+    def _reload(self) -> None:
+        """Load the client's definition (and its version) from the store."""
+        with self.store.session() as session:
+            config, version = _open_config(session, self.application_name, self.clock())
+        self._use(config, version)
+
+    def _use(self, config: ClientConfig, version: str) -> None:
         with self._lock:
             self.config = config
+            #: The client definition version `config` was read at.
+            self.version = version
             self.transport = Transport(
                 config.tls,
                 session=self._http_session,
                 pool=state_of(self.store.engine).get(SessionPool),
                 timeout=self.timeout,
+                deadline=self.deadline,
                 retry=self.retry,
                 allow_insecure_http=self.allow_insecure_http,
                 issuer=config.endpoints.issuer,
@@ -124,6 +166,7 @@ class AgentClient:
                 clock=self.clock,
             )
             self._keys = {}
+            self._next_check = self.clock() + self.follow_interval
 
     # -- tokens --------------------------------------------------------------------------------------
 
@@ -132,13 +175,17 @@ class AgentClient:
 
         Raises:
             OAuthServerError: the server refused (invalid_client, invalid_scope, ...); never retried.
-            TransportError: the server could not be reached, after retries.
-            ProtocolError, ClientNotUsableError, KeyMaterialError.
+            TransportError: the server could not be reached, after retries, or not within the deadline.
+            NotFoundError, ClientNotUsableError: the client was deleted or disabled.
+            ProtocolError, KeyMaterialError, StoreKeyError.
         """
         return self.get_token(scope, resource=resource).access_token
 
     def get_token(self, scope: str | Sequence[str] | None = None, *, resource: Resource = None) -> Token:
         """Like `get_access_token`, with the token's type, expiry and granted scope."""
+        now = self.clock()
+        if now >= self._next_check:
+            self._follow(now)
         memo = (
             scope if scope is None or isinstance(scope, str) else tuple(scope),
             resource if resource is None or isinstance(resource, str) else tuple(resource),
@@ -148,43 +195,168 @@ class AgentClient:
             known = self._key(scope, resource)
             self._keys[memo] = known
         entry = self._cache.entries.get(known[0])
-        if entry is not None and self.clock() < entry.renew_at:
+        if entry is not None and now < entry.renew_at and entry.version == self.version:
             return entry.token
         return self._renew(*known)
 
-    def _key(self, scope: Any, resource: Any) -> tuple[tuple[str, str], str | None, tuple[str, ...]]:
+    def _key(self, scope: Any, resource: Any) -> _Key:
         wanted = normalize_scope(scope if scope is not None else self.config.default_scope)
         resources = normalize_resource(resource)
-        return (self.application_name, token_cache.session_id(wanted, resources)), wanted, resources
+        return (self.application_name, session_id(wanted, resources)), wanted, resources
 
-    def _fresh(self, token: Token | None) -> Entry | None:
-        if token is None:
+    def _follow(self, now: float) -> None:
+        """Look at the stored definition: follow a change, refuse a deleted or disabled client."""
+        self._next_check = now + self.follow_interval
+        self._check(self._read(""))
+
+    def _check(self, stored: Stored | None) -> None:
+        if stored is None:
+            self._cache.forget(self.application_name)
+            raise NotFoundError(Client.kind, self.application_name)
+        if not stored.enabled:
+            self._cache.forget(self.application_name)
+            raise ClientNotUsableError(self.application_name, "it is disabled (enabled is False)")
+        if stored.version != self.version:
+            self._cache.forget(self.application_name)
+            self._reload()
+
+    def _read(self, key: str) -> Stored | None:
+        """The stored definition and token, taking up a new store key once if the secrets were re-keyed."""
+        reader = self._cache.reader(self.store.engine)
+        try:
+            return reader.read(self.application_name, key)
+        except StoreKeyError:
+            self.store.reload_key()
+            return reader.read(self.application_name, key)
+
+    def _fresh(self, token: Token | None, now: float) -> bool:
+        return token is not None and now < self.skew.renew_at(token)
+
+    def _keep(self, key: tuple[str, str], token: Token, version: str, until: float | None = None) -> Token:
+        """Hand out `token`, cached in this process until its renewal time (or `until`, if earlier)."""
+        renew_at = self.skew.renew_at(token)
+        if until is not None:
+            renew_at = min(renew_at, until)
+        self._cache.entries[key] = Entry(token, renew_at, version)
+        return token
+
+    def _usable(self, token: Token | None, now: float) -> Token | None:
+        """`token` if it has not expired (it may be due for renewal)."""
+        if token is None or token.expires_at.timestamp() - now < MINIMUM_REMAINING:
             return None
-        entry = Entry(token, self.skew.renew_at(token))
-        return entry if self.clock() < entry.renew_at else None
+        return token
 
     def _renew(self, key: tuple[str, str], scope: str | None, resources: tuple[str, ...]) -> Token:
         with self._cache.lock(key):
+            now = self.clock()
             entry = self._cache.entries.get(key)
-            if entry is not None and self.clock() < entry.renew_at:
+            if entry is not None and now < entry.renew_at and entry.version == self.version:
                 return entry.token  # another thread renewed it while we waited
-            entry = self._fresh(self._cache.reader(self.store.engine).read(*key))
-            if entry is None:
-                with token_cache.locked_session(self.store, self.application_name) as session:
-                    entry = self._fresh(token_cache.load(session, *key))  # another process renewed it
-                    if entry is None:
-                        self._use(_open_config(session, self.application_name, self.clock()))
-                        token = self._request(scope, resources)
-                        token_cache.save(session, self.application_name, key[1], token, resources)
-                        entry = Entry(token, self.skew.renew_at(token))
-            self._cache.entries[key] = entry
-            return entry.token
+            stored = self._read(key[1])
+            self._check(stored)
+            assert stored is not None
+            if self._fresh(stored.token, now):
+                assert stored.token is not None
+                return self._keep(key, stored.token, stored.version)  # another process renewed it
+            ends_by = time.monotonic() + self.deadline
+            return self._renew_with_lease(key, scope, resources, ends_by)
 
-    def _request(self, scope: str | None, resources: tuple[str, ...]) -> Token:
+    def _claim(self, key: tuple[str, str], now: float) -> renewal.Claim:
+        def claim() -> renewal.Claim:
+            return renewal.claim(
+                self.store.engine,
+                self.application_name,
+                key[1],
+                owner=self._owner,
+                now=now,
+                lease=self.lease,
+                fresh=lambda token: self._fresh(token, now),
+            )
+
+        try:
+            return claim()
+        except StoreKeyError:
+            self.store.reload_key()
+            return claim()
+
+    def _renew_with_lease(
+        self, key: tuple[str, str], scope: str | None, resources: tuple[str, ...], ends_by: float
+    ) -> Token:
+        """Renew `key` in turn with the other processes: see oauth2store._token_cache.renewal."""
+        pause = _FIRST_PAUSE
+        while True:
+            if time.monotonic() >= ends_by:
+                raise TransportError(
+                    self.config.endpoints.token_endpoint,
+                    f"no token within the call's deadline ({self.deadline:g} s): another process is renewing it",
+                )
+            now = self.clock()
+            claim = self._claim(key, now)
+            if claim.version != self.version:
+                self._cache.forget(self.application_name)
+                self._reload()
+            fallback = self._usable(claim.token, now)
+            if claim.decision is Decision.USE:
+                assert claim.token is not None
+                return self._keep(key, claim.token, claim.version)
+            if claim.decision is Decision.BACKOFF:
+                assert claim.failure is not None and claim.retry_at is not None
+                if fallback is None:
+                    raise claim.failure.exception(claim.retry_at)
+                log.warning(
+                    "%s: renewal failed (%s); serving the cached token, which has not expired",
+                    self.application_name,
+                    claim.failure.message,
+                )
+                return self._keep(key, fallback, claim.version, until=claim.retry_at)
+            if claim.decision is Decision.WAIT:
+                if fallback is not None:
+                    return self._keep(key, fallback, claim.version, until=now + _MAX_PAUSE)
+                jittered = pause * (0.5 + random.random() / 2)  # noqa: S311 -- jitter, not a secret
+                self.sleep(min(jittered, max(ends_by - time.monotonic(), 0.0)))
+                pause = min(pause * 2, _MAX_PAUSE)
+                continue
+            token = self._renew_leased(key, scope, resources, ends_by, claim, fallback, now)
+            if token is not None:
+                return token
+
+    def _renew_leased(
+        self,
+        key: tuple[str, str],
+        scope: str | None,
+        resources: tuple[str, ...],
+        ends_by: float,
+        claim: renewal.Claim,
+        fallback: Token | None,
+        now: float,
+    ) -> Token | None:
+        """Ask the server, holding the lease; the token, or None when the result was dropped (claim again)."""
+        engine, name = self.store.engine, self.application_name
+        try:
+            token = self._request(scope, resources, ends_by)
+        except RECORDED as exc:
+            at = renewal.fail(engine, name, key[1], owner=self._owner, version=claim.version, error=exc, now=now)
+            if fallback is None:
+                raise
+            log.warning("%s: renewal failed (%s); serving the cached token, which has not expired", name, exc)
+            return self._keep(key, fallback, claim.version, until=at)
+        except BaseException:
+            renewal.release(engine, name, key[1], owner=self._owner)
+            raise
+        stored = renewal.complete(
+            engine, name, key[1], owner=self._owner, version=claim.version, token=token, resources=resources
+        )
+        return self._keep(key, token, claim.version) if stored else None
+
+    def _request(self, scope: str | None, resources: tuple[str, ...], ends_by: float) -> Token:
         config = self.config
         now = self.clock()
+        expired = secret_expiry_problem(config.secret_expires_at, config.identity.method, now)
+        if expired:
+            raise ClientNotUsableError(self.application_name, expired)
         form = build_client_credentials_form(scope, resources)
-        response = post_authenticated(self.transport, config, config.endpoints.token_endpoint, form, now)
+        transport = self.transport.bounded(ends_by)
+        response = post_authenticated(transport, config, config.endpoints.token_endpoint, form, now)
         return process_token_response(
             response,
             now=utc_from_timestamp(now),
@@ -196,7 +368,8 @@ class AgentClient:
     # -- state, as OidcAgentClient defines it (this process, the default scope, no I/O) ---------------
 
     def _default_entry(self) -> Entry | None:
-        return self._cache.entries.get(self._key(None, None)[0])
+        entry = self._cache.entries.get(self._key(None, None)[0])
+        return entry if entry is not None and entry.version == self.version else None
 
     @property
     def has_signed_in(self) -> bool:
@@ -240,8 +413,10 @@ class AgentClient:
                 clock=self.clock,
             )
             ServerDefinition.discover(session, server.issuer_endpoint, transport=transport)
+            session.flush()
             config = client_config(session, client)
-        self._use(config)
+            version = client.definition_version
+        self._use(config, version)
         return config.endpoints
 
     def introspect(self, token: str) -> dict[str, Any]:

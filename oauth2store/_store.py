@@ -226,6 +226,26 @@ class Store:
         with self._lock:
             self._use_cipher(new_cipher)
 
+    def reload_key(self) -> None:
+        """Take up the key the database's secrets are encrypted with now, after another process re-keyed it.
+
+        A key file is read again (`oauth2store db rekey` moves the new key into place). A key given to the Store
+        or in `$OAUTH2STORE_KEY` cannot change under a running process: that is refused with what to do.
+
+        Raises:
+            StoreKeyError: the key file does not hold the database's key either, or the key is not from a file.
+        """
+        if self.key_file is None:
+            raise StoreKeyError(
+                "the stored secrets are encrypted with another key than the one this process was started with "
+                "(was the database re-keyed with `oauth2store db rekey`?): restart this process with the new key "
+                f"(Store(url, key=...) or ${KEY_VARIABLE})"
+            )
+        with self._lock:
+            self._cipher = None
+        self._key_checked = False
+        self.check_key()
+
     def check_schema(self) -> None:
         """Raise SchemaVersionError unless the database is at the head revision."""
         head = schema_version.HEAD_REVISION

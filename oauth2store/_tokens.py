@@ -49,6 +49,8 @@ class ClientConfig:
     endpoints: Endpoints
     tls: TlsSettings
     default_scope: str | None = field(default=None)
+    #: RFC 7591 `client_secret_expires_at` (epoch seconds; 0 or None: never), checked before every request.
+    secret_expires_at: int | None = field(default=None)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Token:
     expires_at: datetime
     scope: str | None = None
     issued_at: datetime | None = None
+    #: The server's advice to renew this long after issue (`refresh_in`, as Azure AD sends), when it gave one.
+    refresh_in: timedelta | None = None
 
     @property
     def lifetime(self) -> timedelta | None:
@@ -171,7 +175,16 @@ def process_token_response(
         detail = "; ".join(str(p) for p in problems)
         raise ProtocolError(response.url, f"the token response cannot be stored: {detail}", response.status_code)
     granted = scope if isinstance(scope, str) else requested_scope  # RFC 6749 §5.1: omitted = as requested
-    return Token(access_token, token_type, now + lifetime, normalize_scope(granted), now)
+    return Token(access_token, token_type, now + lifetime, normalize_scope(granted), now, _refresh_in(body, lifetime))
+
+
+def _refresh_in(body: dict[str, Any], lifetime: timedelta) -> timedelta | None:
+    """The server's `refresh_in` when it is a number of seconds within the token's lifetime; else None (ignored)."""
+    value = body.get("refresh_in")
+    if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+        return None
+    seconds = float(value)
+    return timedelta(seconds=seconds) if 0 < seconds < lifetime.total_seconds() else None
 
 
 def process_introspection_response(response: HttpResponse) -> dict[str, Any]:

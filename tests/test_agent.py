@@ -304,12 +304,20 @@ def test_malformed_token_response_is_a_protocol_error(
 ) -> None:
     from oauth2store import ProtocolError
 
-    store, replies, _ = local_token_server
+    store, replies, seen = local_token_server
     replies += [Reply(200, "{oops"), Reply(200, {"token_type": "Bearer"}), Reply(400, "<html>")]
-    agent = AgentClient(store, "local")
+    import time
+
+    clock = FakeClock(time.time())
+    agent = AgentClient(store, "local", clock=clock)
     for expected in ("not a JSON object", "no access_token", "without an RFC 6749 error"):
         with pytest.raises(ProtocolError, match=expected):
             agent.get_access_token()
+        with pytest.raises(ProtocolError, match=expected) as recorded:  # within the backoff: no request
+            agent.get_access_token()
+        assert "no request is sent to the server before" in "".join(recorded.value.__notes__)
+        clock.now += 120
+    assert [request.path for request in seen].count("/token") == 3
 
 
 def test_a_client_disabled_later_gets_no_new_token(agents: Store) -> None:

@@ -108,10 +108,12 @@ def test_database_generated_keys_are_bound_too(store: Store, store_url: str) -> 
         db.add(client)
         db.flush()
         client.RotateKeys()
-        client.access_tokens.append(AccessToken(session_id="one", access_token="token-one"))
-        client.access_tokens.append(AccessToken(session_id="two", access_token="token-two"))
+        version = client.definition_version
+        for name in ("one", "two"):
+            client.access_tokens.append(AccessToken(session_id=name, access_token=f"token-{name}", definition_version=version))
     reader = StoreReader(store.engine)
-    assert reader.read("orders-service", "two") is None  # no expiry: not a usable token, but it decrypted
+    stored = reader.read("orders-service", "two")
+    assert stored is not None and stored.token is None  # no expiry: not a usable token, but it decrypted
     with store.session() as db:
         tokens = {t.session_id: t.id for t in db.query(AccessToken)}
         key_ids = sorted(k.id for k in db.query(ClientKey))

@@ -12,6 +12,7 @@ is decided per call by `transport`, and what the rule is, by `endpoints`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -47,10 +48,8 @@ def cut(connections: list[Any]) -> None:
     for connection in list(connections):
         sock = getattr(connection, "sock", None)
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):  # already closed
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass  # already closed
 
 
 def _check_peer(sock: socket.socket) -> None:

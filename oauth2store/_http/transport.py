@@ -7,8 +7,9 @@ reached before sending anything, so a host name that resolves to an internal add
 5xx/429/timeouts/connection errors use exponential backoff with full jitter, honour Retry-After (capped), and never
 apply to other 4xx answers. A call ends by its deadline, whatever the server does: each attempt's timeouts are cut
 to the time left, no retry starts that could not finish in time, and a server that answers a byte at a time has its
-connection shut down when the deadline passes. This is the one place that decides, per call, which rules apply; the rules themselves
-are in `endpoints`, the sessions and their TLS in `connections`, and what goes in and comes out in `values`.
+connection shut down when the deadline passes. This is the one place that decides, per call, which rules apply;
+the rules themselves are in `endpoints`, the sessions and their TLS in `connections`, and what goes in and comes
+out in `values`.
 """
 
 from __future__ import annotations

@@ -64,4 +64,5 @@ def client_config(session: Session, client: Client, now: float | None = None) ->
     endpoints = Endpoints(
         server.issuer_endpoint, metadata.token_endpoint, metadata.introspection_endpoint, metadata.revocation_endpoint
     )
-    return ClientConfig(name, identity, endpoints, tls.tls_settings(), client.default_scope)
+    expires_at = client.client_metadata.client_secret_expires_at
+    return ClientConfig(name, identity, endpoints, tls.tls_settings(), client.default_scope, expires_at)

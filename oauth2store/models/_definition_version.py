@@ -52,9 +52,7 @@ class _Changed:
 
 def _modified_columns(obj: Any) -> set[str]:
     state = inspect(obj)
-    return {
-        attr.key for attr in state.attrs if attr.key in state.mapper.column_attrs and attr.history.has_changes()
-    }
+    return {attr.key for attr in state.attrs if attr.key in state.mapper.column_attrs and attr.history.has_changes()}
 
 
 @event.listens_for(Session, "before_flush")
@@ -97,9 +95,7 @@ def _write_definition_versions(session: Session, flush_context: UOWTransaction) 
         connection.execute(update(clients).where(condition).values(DefinitionVersion=version))
     tokens = Base.metadata.tables["OAuth2_AccessToken"]
     stamped = select(clients.c.ApplicationName).where(clients.c.DefinitionVersion == version)
-    connection.execute(
-        update(tokens).where(tokens.c.ApplicationName.in_(stamped)).values(DefinitionVersion=version)
-    )
+    connection.execute(update(tokens).where(tokens.c.ApplicationName.in_(stamped)).values(DefinitionVersion=version))
     for obj in session.identity_map.values():
         if getattr(type(obj), "kind", None) == "Client":
             session.expire(obj, ["definition_version"])

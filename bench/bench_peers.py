@@ -480,7 +480,7 @@ def report(libraries: Sequence[Library], missing: dict[str, str], figures: dict[
     for library in libraries:
         name = library.name
         if name in missing:
-            rows.append([name, f"not installed ({missing[name]})", *[""] * (len(headers) - 2)])
+            rows.append([name, "not installed", *[""] * (len(headers) - 2)])
             continue
         f = figures[name]
         stored = f.first["stored"]
@@ -506,6 +506,9 @@ def report(libraries: Sequence[Library], missing: dict[str, str], figures: dict[
     for row in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     print()
+    if missing:
+        absent = ", ".join(f"{name} (no module {module})" for name, module in missing.items())
+        print(f"not installed: {absent}; pip install -e '.[bench]' to measure them too\n")
     for library in libraries:
         if library.name in figures and (flown := figures[library.name].flight) is not None:
             print(f"{library.name}: {library.multi_process}; {options.workers} processes x {options.worker_calls} "
@@ -616,8 +619,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             setup_store(store_url, issuer, ca_file, BY_NAME["oauth2store"].client_id)
         figures = measure(libraries, setups, options, op.token_requests)
         mode = " (--quick: a smoke run, not a measurement)" if options.quick else ""
-        print(f"python {sys.version.split()[0]}; {len(libraries)} libraries, interleaved; provider {issuer} "
-              f"(oidc-provider behind a TLS front), token lifetime {TOKEN_TTL} s{mode}")  # fmt: skip
+        print(f"python {sys.version.split()[0]}; {len(libraries)} of {len(chosen)} libraries measured, interleaved; "
+              f"provider {issuer} (oidc-provider behind a TLS front), token lifetime {TOKEN_TTL} s{mode}")  # fmt: skip
         floor = run_child("bare", libraries[0], setups[libraries[0].name])["maxrss"] if libraries else 0
         report(chosen, missing, figures, floor, options)
 

@@ -627,6 +627,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             setup_store(store_url, issuer, ca_file, BY_NAME["oauth2store"].client_id)
         figures = measure(libraries, setups, options, op.token_requests)
         mode = " (--quick: a smoke run, not a measurement)" if options.quick else ""
+        mode += f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         print(f"python {sys.version.split()[0]}; {len(libraries)} of {len(chosen)} libraries measured, interleaved; "
               f"provider {issuer} (oidc-provider behind a TLS front), token lifetime {TOKEN_TTL} s{mode}")  # fmt: skip
         floor = run_child("bare", libraries[0], setups[libraries[0].name])["maxrss"] if libraries else 0

@@ -603,6 +603,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     from oauth2store import generate_store_key
 
+    load = os.getloadavg()[0]  # other work on the machine while this runs shifts every figure
     chosen = [BY_NAME[name] for name in options.library] if options.library else list(LIBRARIES)
     missing = {library.name: module for library in chosen if (module := missing_module(library)) is not None}
     libraries = [library for library in chosen if library.name not in missing]
@@ -627,7 +628,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             setup_store(store_url, issuer, ca_file, BY_NAME["oauth2store"].client_id)
         figures = measure(libraries, setups, options, op.token_requests)
         mode = " (--quick: a smoke run, not a measurement)" if options.quick else ""
-        mode += f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
+        mode += f"; load average {load:.1f} on {os.cpu_count()} CPUs before the run"
         print(f"python {sys.version.split()[0]}; {len(libraries)} of {len(chosen)} libraries measured, interleaved; "
               f"provider {issuer} (oidc-provider behind a TLS front), token lifetime {TOKEN_TTL} s{mode}")  # fmt: skip
         floor = run_child("bare", libraries[0], setups[libraries[0].name])["maxrss"] if libraries else 0

@@ -34,7 +34,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_VARIABLE = "BENCH_PEERS_SECRET"  # the clients' secret reaches the children here, never on a command line
-SCOPE = "openid"
+SCOPE = "openid"  # the one scope the provider grants without a resource indicator; MSAL requires a scope
 TOKEN_TTL = 600  # MSAL does not hand out a token within 5 minutes of its expiry, Authlib within 60 s (its leeway)
 AUTHORITY_PATH = "/bench"  # MSAL wants a path segment in its authority; the front serves discovery under it
 

@@ -349,15 +349,14 @@ def serve_front(upstream_port: int, certificate_file: str, key_file: str) -> Non
 @contextmanager
 def tls_front(upstream_port: int, directory: Path) -> Iterator[tuple[str, str]]:
     """Run the front in a process of its own; yields (its https origin, the CA file that verifies it)."""
-    sys.path.insert(0, str(ROOT / "tests"))
-    from factories import TestCA
+    from factories import TestCA  # tests/ is on sys.path (main)
 
     ca = TestCA("bench_peers CA")
     issued = ca.issue("127.0.0.1")
     (directory / "ca.pem").write_text(ca.pem)
     (directory / "front.pem").write_text(issued.certificate)
+    (directory / "front.key").touch(mode=0o600)
     (directory / "front.key").write_text(issued.key_pem())
-    (directory / "front.key").chmod(0o600)
     command = [sys.executable, str(Path(__file__).resolve()), "--front", str(upstream_port), str(directory)]
     front = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
@@ -431,13 +430,13 @@ def measure(libraries: Sequence[Library], setups: dict[str, Setup], options: arg
             count: Callable[[], dict[str, int]]) -> dict[str, Figures]:  # fmt: skip
     figures = {library.name: Figures([], {"stored": [], "cold": []}) for library in libraries}
     getters = {library.name: library.build(setups[library.name]) for library in libraries}
-    for rounds in range(options.rounds):  # warm hits, the libraries in turn, a new order each round
-        for library in rotate(libraries, rounds):
+    for turn in range(options.rounds):  # warm hits, the libraries in turn, a new order each round
+        for library in rotate(libraries, turn):
             get = getters[library.name]
             get()
             figures[library.name].warm.append(per_call(get, options.calls))
-    for rounds in range(options.processes_rounds):  # fresh processes: cold, then with the token cached
-        for library in rotate(libraries, rounds):
+    for turn in range(options.processes_rounds):  # fresh processes: cold, then with the token cached
+        for library in rotate(libraries, turn):
             setup = setups[library.name]
             drop_cached_tokens(library, setup)
             figures[library.name].first["cold"].append(run_child("first", library, setup))

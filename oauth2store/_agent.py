@@ -303,7 +303,7 @@ class AgentClient:
                 assert claim.failure is not None and claim.retry_at is not None
                 if fallback is None:
                     raise claim.failure.exception(claim.retry_at)
-                log.warning(
+                log.info(  # the renewer that failed logged a warning; this is its failure, shared
                     "%s: renewal failed (%s); serving the cached token, which has not expired",
                     self.application_name,
                     claim.failure.message,
@@ -335,7 +335,17 @@ class AgentClient:
         try:
             token = self._request(scope, resources, ends_by)
         except RECORDED as exc:
-            at = renewal.fail(engine, name, key[1], owner=self._owner, version=claim.version, error=exc, now=now)
+            valid_until = fallback.expires_at.timestamp() - MINIMUM_REMAINING if fallback is not None else None
+            at = renewal.fail(
+                engine,
+                name,
+                key[1],
+                owner=self._owner,
+                version=claim.version,
+                error=exc,
+                now=now,
+                valid_until=valid_until,
+            )
             if fallback is None:
                 raise
             log.warning("%s: renewal failed (%s); serving the cached token, which has not expired", name, exc)
@@ -343,9 +353,21 @@ class AgentClient:
         except BaseException:
             renewal.release(engine, name, key[1], owner=self._owner)
             raise
-        stored = renewal.complete(
-            engine, name, key[1], owner=self._owner, version=claim.version, token=token, resources=resources
-        )
+
+        def complete() -> bool:
+            return renewal.complete(
+                engine, name, key[1], owner=self._owner, version=claim.version, token=token, resources=resources
+            )
+
+        try:
+            try:
+                stored = complete()
+            except StoreKeyError:  # re-keyed meanwhile: never write a secret with the old key
+                self.store.reload_key()
+                stored = complete()
+        except BaseException:
+            renewal.release(engine, name, key[1], owner=self._owner)
+            raise
         return self._keep(key, token, claim.version) if stored else None
 
     def _request(self, scope: str | None, resources: tuple[str, ...], ends_by: float) -> Token:

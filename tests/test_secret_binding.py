@@ -110,7 +110,9 @@ def test_database_generated_keys_are_bound_too(store: Store, store_url: str) -> 
         client.RotateKeys()
         version = client.definition_version
         for name in ("one", "two"):
-            client.access_tokens.append(AccessToken(session_id=name, access_token=f"token-{name}", definition_version=version))
+            client.access_tokens.append(
+                AccessToken(session_id=name, access_token=f"token-{name}", definition_version=version)
+            )
     reader = StoreReader(store.engine)
     stored = reader.read("orders-service", "two")
     assert stored is not None and stored.token is None  # no expiry: not a usable token, but it decrypted

@@ -31,19 +31,20 @@ def has_key_check_table(connection: Connection) -> bool:
     return inspect(connection).has_table(KEY_CHECK.table)
 
 
-def read_key_check(connection: Connection, *, lock: bool = False) -> str | None:
+def read_key_check(connection: Connection, *, lock: bool = False, share: bool = False) -> str | None:
     """The database's key check, or None when it has none yet (or no key-check table: below revision 0002).
 
     The one reader of the key check, so "none yet" and "no table" mean the same to every caller. `lock` also locks
     the row until the transaction ends (FOR UPDATE; SQLite has no row locks, its writers serialize on the
-    database), for a rekey that must not race another.
+    database), for a rekey that must not race another; `share` locks it FOR SHARE, for a writer of secrets that
+    must not write with a key a concurrent rekey is replacing.
     """
     if not has_key_check_table(connection):
         return None
     row_id: ColumnClause[int] = _key_check_row.c.ID
     statement = select(_key_check_row.c[KEY_CHECK.column]).where(row_id == KEY_CHECK.key[0])
-    if lock and connection.dialect.name != "sqlite":
-        statement = statement.with_for_update()
+    if (lock or share) and connection.dialect.name != "sqlite":
+        statement = statement.with_for_update(read=not lock)
     verifier: str | None = connection.scalar(statement)
     return verifier
 

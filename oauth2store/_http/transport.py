@@ -241,7 +241,13 @@ class Transport:
             raise TransportError(url, "no answer within the call's deadline")
         timeout = (min(self.timeout[0], remaining), min(self.timeout[1], remaining))
         connections: list[Any] = []
-        watchdog = threading.Timer(remaining, cut, (connections,))
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            cut(connections)
+
+        watchdog = threading.Timer(remaining, expire)
         watchdog.daemon = True
         reset = ADDRESS_RULE.set(rule)
         tracking = CALL_CONNECTIONS.set(connections)
@@ -259,11 +265,12 @@ class Transport:
                 allow_redirects=False,
                 stream=True,
             ) as response:
-                return HttpResponse(
-                    url, response.status_code, CaseInsensitiveDict(response.headers), self._read(url, response)
-                )
+                body = self._read(url, response)
+            if expired.is_set():  # cut mid-answer: what was read is a fragment, whatever it looks like
+                raise TransportError(url, "no answer within the call's deadline")
+            return HttpResponse(url, response.status_code, CaseInsensitiveDict(response.headers), body)
         except (requests.exceptions.RequestException, ProtocolError) as exc:
-            if time.monotonic() >= end:
+            if expired.is_set() or time.monotonic() >= end:
                 raise TransportError(url, "no answer within the call's deadline") from exc
             raise self._transport_error(url, exc) from exc
         except PrivateAddressError as exc:

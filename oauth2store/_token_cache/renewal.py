@@ -28,6 +28,8 @@ from sqlalchemy import Engine, Row, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .._encryption.key_check import read_key_check, verify
+from .._encryption.registry import require_cipher
 from .._errors import ClientNotUsableError, NotFoundError, OAuth2StoreError
 from .._sqlite import SQLITE_BEGIN_IMMEDIATE
 from .._tokens import Token
@@ -192,6 +194,7 @@ def complete(
         current, _ = _definition(session, application_name)
         if _holds_lease(session, application_name, key, owner) is None or current != version:
             return False
+        _check_key(session)
         _save_token(session, application_name, key, token, resources, version)
         _set_renewal(
             session,
@@ -207,6 +210,18 @@ def complete(
         return True
 
 
+def _check_key(session: Session) -> None:
+    """Refuse to write a secret with a key the database no longer uses (another process re-keyed it).
+
+    Raises:
+        StoreKeyError: this process's key is not the database's.
+    """
+    connection = session.connection()
+    verifier = read_key_check(connection, share=True)
+    if verifier is not None:
+        verify(require_cipher(connection.dialect), verifier)
+
+
 def fail(
     engine: Engine,
     application_name: str,
@@ -216,14 +231,21 @@ def fail(
     version: str,
     error: OAuth2StoreError,
     now: float,
+    valid_until: float | None = None,
 ) -> float:
-    """Record a failed renewal (and end the lease); the epoch second from which the server may be asked again."""
+    """Record a failed renewal (and end the lease); the epoch second from which the server may be asked again.
+
+    Without a Retry-After, the next attempt comes no later than `valid_until` (when the token still handed out
+    expires): that is when a new one is needed most.
+    """
     with _short_transaction(engine) as session:
         row = _holds_lease(session, application_name, key, owner)
         if row is None:
             return retry_at(error, 1, now)  # the lease was lost meanwhile: the new renewer records its own
         failures = row.Failures + 1 if row.FailureVersion == version else 1
         at = retry_at(error, failures, now)
+        if valid_until is not None and getattr(error, "retry_after", None) is None:
+            at = min(at, valid_until)
         _set_renewal(
             session,
             application_name,

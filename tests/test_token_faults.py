@@ -28,7 +28,7 @@ from factories import new_client, new_server
 from local_servers import Reply, Seen, serve
 from sqlalchemy import insert, select
 
-from oauth2store import AgentClient, Client, ClientNotUsableError, Store, TransportError
+from oauth2store import AgentClient, Client, ClientNotUsableError, Store, StoreKeyError, TransportError
 from oauth2store.models import token_renewal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -357,3 +357,65 @@ class _Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def _rekey(store: Store, env: dict[str, str], *options: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "oauth2store", "--db", _url(store), "db", "rekey", *options],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_processes_follow_a_rekey_through_the_key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`db rekey` while 4 processes renew short-lived tokens: the key file has the new key, and they take it up."""
+    monkeypatch.delenv("OAUTH2STORE_KEY")
+    env = {name: value for name, value in ENV.items() if name != "OAUTH2STORE_KEY"}
+    tokens = TokenServer(lifetime=2)
+    with serve(tokens.answer) as server, Store(f"sqlite:///{tmp_path / 'rekeyed.db'}") as store:
+        store.upgrade()
+        with store.session() as session:
+            definition = new_server(issuer_endpoint=server.url)
+            session.add(new_client(definition, application_name=APP, client_id="faulty", client_secret="s1"))
+        assert store.key_file is not None
+        old_key = store.key_file.read_text()
+        workers = [
+            subprocess.Popen(
+                [sys.executable, str(WORKER), _url(store), APP, "1", "6", "10", "0.05"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+                cwd=ROOT,
+            )
+            for _ in range(4)
+        ]
+        for worker in workers:
+            assert worker.stdout is not None and worker.stdout.readline().strip() == "READY"
+            assert worker.stdin is not None
+            worker.stdin.write("go\n")
+            worker.stdin.flush()
+        _wait_for(lambda: tokens.issued >= 2)
+        _rekey(store, env, "--generate")
+        issued_at_rekey = tokens.issued
+        results = _results(workers)
+        assert store.key_file.read_text() != old_key
+    assert all(r["errors"] == {} for r in results), [r["messages"] for r in results]
+    assert tokens.issued >= issued_at_rekey + 2  # renewals went on after the rekey, stored under the new key
+
+
+def test_a_rekey_under_a_key_from_the_environment_says_what_to_do(
+    faulty: tuple[Store, TokenServer, str], tmp_path: Path
+) -> None:
+    store, tokens, _ = faulty
+    tokens.lifetime = 2
+    agent = AgentClient(store, APP)
+    agent.get_access_token()
+    new_key = tmp_path / "new.key"
+    _rekey(store, ENV, "--generate", "--save-key", str(new_key))
+    time.sleep(1.5)  # due for renewal: the stored token must be read, with the old key
+    with pytest.raises(StoreKeyError, match="restart this process with the new key"):
+        agent.get_access_token()

@@ -6,15 +6,23 @@
 - ours: `jws.verify` + `check_claims` with a parsed, cached `KeySet` (the core of validate_jwt)
 - python-jose's own `jwt.decode` with a ready key object (aim: ours within 1.2x)
 - a bare `cryptography` RS256 signature verification (the floor: the RSA math alone)
+- faults: JWKS requests made by bad tokens once the cached set has expired, each validated in a session that rolls
+  back, against a JWKS endpoint that answers and one that fails with 503 (a SQLite file store)
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import logging
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,7 +32,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from oauth2store import Client, ServerDefinition, Store, generate_store_key
+from oauth2store import Client, JWTValidationError, ServerDefinition, Store, generate_store_key
 from oauth2store._jwx.jwk import KeySet
 from oauth2store._jwx.jws import verify
 from oauth2store._jwx.jwt import check_claims
@@ -58,6 +66,71 @@ def stored_client(public_jwk: dict[str, str]) -> tuple[Store, Client]:
     session.add(client)
     session.commit()
     return store, client
+
+
+class _JWKSEndpoint(BaseHTTPRequestHandler):
+    """GET /jwks: the JWKS, or 503 when `failing`; counts the requests."""
+
+    jwks: bytes = b""
+    failing = False
+    requests = 0
+
+    def do_GET(self) -> None:
+        type(self).requests += 1
+        status, body = (503, b"down") if self.failing else (200, self.jwks)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Retry-After", "0")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def jwks_endpoint(jwks: dict[str, object], failing: bool) -> Iterator[type[_JWKSEndpoint]]:
+    import json
+
+    handler = type("Endpoint", (_JWKSEndpoint,), {"jwks": json.dumps(jwks).encode(), "failing": failing})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        handler.url = f"http://127.0.0.1:{server.server_address[1]}"  # type: ignore[attr-defined]
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def fault_requests(public_jwk: dict[str, str], bad_token: str, tokens: int, failing: bool) -> int:
+    """JWKS requests made by `tokens` bad tokens after the cached set expired, each in a session that rolls back."""
+    jwks = {"keys": [public_jwk]}
+    with tempfile.TemporaryDirectory() as directory, jwks_endpoint(jwks, failing) as endpoint:
+        url = endpoint.url  # type: ignore[attr-defined]
+        store = Store(f"sqlite:///{directory}/store.db", key=generate_store_key())
+        store.upgrade()
+        with store.session() as session:
+            server = ServerDefinition(issuer_endpoint=url, public_jwks=jwks)
+            server.server_metadata.token_endpoint = f"{url}/token"
+            server.server_metadata.jwks_uri = f"{url}/jwks"
+            server.server_metadata.grant_types_supported = ["client_credentials"]
+            server.public_jwks_expires = int(time.time()) - 1  # the cached set has just expired
+            server.public_jwks_fetched = datetime.fromtimestamp(time.time() - 600, UTC)
+            session.add(Client(application_name="api", client_type="resource", client_id="api",
+                               client_secret="s", server_definition=server))  # fmt: skip
+        for _ in range(tokens):
+            try:
+                with store.session() as session:
+                    client = Client.Open(session, "api")
+                    assert client is not None
+                    client.validate_jwt(bad_token, audience="api")
+            except JWTValidationError:
+                pass  # the caller's session rolled back
+        store.close()
+        return endpoint.requests
 
 
 def main() -> None:
@@ -105,6 +178,16 @@ def main() -> None:
           f"{results['jose'] / results['ours']:.2f}x jose's time (aim <= 1.2x)")  # fmt: skip
     print(f"bare cryptography RS256 verify   {results['bare']:9.0f} /s        ours costs "
           f"{results['bare'] / results['ours']:.2f}x the bare signature check")  # fmt: skip
+
+    other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_pem = other.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()  # fmt: skip
+    bad_token = jws.sign(claims, other_pem, algorithm="RS256", headers={"kid": "k1"})  # k1's kid, another key
+    logging.getLogger("oauth2store").setLevel(logging.ERROR)  # one warning per stale copy served
+    answering = fault_requests(public_jwk, bad_token, 200, failing=False)
+    failing = fault_requests(public_jwk, bad_token, 20, failing=True)
+    print(f"200 bad tokens, expired JWKS, endpoint answering  {answering:5d} JWKS requests")
+    print(f" 20 bad tokens, expired JWKS, endpoint failing    {failing:5d} JWKS requests (503, 3 attempts a fetch)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 IRIS's convention (`OAuth2.Server.Registration.GetJWKS`): -1 never expires, 0 cannot be cached, else an epoch time.
 The lifetime comes from `Cache-Control: max-age` (less `Age`), else `Expires` (against `Date`), else a default, kept
 between a floor (so a server cannot make every validation refetch) and a ceiling (so a rotated key is seen within a
-bounded time). `no-store` means 0; `no-cache` means "revalidate now" (the ETag is kept).
+bounded time). `no-store` means 0; `no-cache` means "revalidate now" (the ETag is kept). A failed fetch is cached
+too, as an expiry a short backoff ahead (`retry_expiry`), so a failing server is not asked again by every token.
 
 Pure functions of the headers and `now`, kept apart from the fetching and parsing in oauth2store._server_jwks: the
 policy is one decision of its own, tested without a server (tests/test_jwks_cache.py).
@@ -11,7 +12,8 @@ policy is one decision of its own, tested without a server (tests/test_jwks_cach
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import random
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
@@ -26,6 +28,9 @@ class CachePolicy:
     default: int = 300
     floor: int = 60
     ceiling: int = 86_400
+    #: After a failed fetch, the wait before the next one: a tenth of the time since the last success, within these.
+    retry_floor: int = 30
+    retry_ceiling: int = 300
 
 
 DEFAULT_POLICY = CachePolicy()
@@ -73,6 +78,23 @@ def expiry_from_headers(headers: Mapping[str, str], now: float, policy: CachePol
         lifetime = expires - (_http_date(lowered.get("date")) or now)
     lifetime = min(max(lifetime, policy.floor), policy.ceiling)
     return int(now + lifetime)
+
+
+def retry_expiry(
+    now: float,
+    last_success: float | None,
+    policy: CachePolicy = DEFAULT_POLICY,
+    rand: Callable[[], float] = random.random,
+) -> int:
+    """The IRIS-style expiry that a fetch failed at `now` leaves: when the next fetch may be made.
+
+    The wait grows with the outage (a tenth of the time since the last successful fetch, so retries thin out
+    geometrically without a failure count to store), within the policy's retry bounds, and loses up to a fifth to
+    jitter so that processes which saw one failure do not retry in step.
+    """
+    outage = now - last_success if last_success is not None else 0.0
+    wait = min(max(outage / 10, policy.retry_floor), policy.retry_ceiling)
+    return int(now + wait * (1 - 0.2 * rand()))
 
 
 def is_expired(expires: int | None, now: float) -> bool:

@@ -4,16 +4,18 @@ The accepted algorithms are the caller's, never the token's. The server's cached
 with a `refresh(force, now)` callable that fetches (and keeps) the next one: it is called when the cached copy has
 expired, and once per cooldown for an unknown `kid` (through the store's `UnknownKidRefreshes`, so concurrent
 callers share one refresh). When the server cannot be reached, the last good JWKS keeps serving until
-`STALE_LIMIT` after it was last fetched. Every failure, a failed refresh included, is a `JWTValidationError`.
+`STALE_LIMIT` after it was last fetched, also while a recorded failure puts the next attempt off (see
+oauth2store._jwks_refresh). Every failure, a failed refresh included, is a `JWTValidationError`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ._cache_expiry import NEVER_EXPIRES
 from ._errors import JWKSError, JWTValidationError, OAuth2StoreError
 from ._jwx import jws
 from ._jwx.jwk import KeySet
@@ -38,20 +40,41 @@ Refresh = Callable[[bool, float], CachedJWKS]
 
 def _current_keys(issuer: str, cached: CachedJWKS, refresh: Refresh, now: float) -> KeySet:
     """The server's key set, refreshed first when due; a stale one serves while the server is unreachable."""
+    limit = STALE_LIMIT.total_seconds()
     if is_due(cached, now):
         try:
             cached = refresh(False, now)
         except OAuth2StoreError as error:
-            if not is_usable_stale(cached, now, STALE_LIMIT.total_seconds()):
+            if not is_usable_stale(cached, now, limit):
                 raise JWTValidationError("jwks", f"no usable JWKS for {issuer}: {error}") from error
             fetched = cached.fetched.isoformat() if cached.fetched is not None else "never"
             log.warning("JWKS refresh for %s failed (%s); serving the copy fetched at %s", issuer, kind(error), fetched)
+    elif _is_put_off(cached) and not is_usable_stale(cached, now, limit):
+        # Not due, but failed refreshes (or one under way in another process) put the expiry off.
+        fetched = cached.fetched.isoformat() if cached.fetched is not None else "never"
+        problem = f"no usable JWKS for {issuer}: the copy fetched at {fetched} is too old"
+        raise JWTValidationError("jwks", f"{problem}, and it could not be refreshed since ({_next_attempt(cached)})")
     if cached.jwks is None:
+        if cached.jwks_uri:
+            problem = f"no usable JWKS for {issuer}: it could not be fetched ({_next_attempt(cached)})"
+            raise JWTValidationError("jwks", problem)
         raise JWTValidationError("jwks", f"the server definition {issuer} has no JWKS (no jwks_uri)")
     try:
         return parsed_key_set(cached.jwks)
     except JWKSError as error:
         raise JWTValidationError("jwks", f"the stored JWKS cannot be used: {error}") from error
+
+
+def _is_put_off(cached: CachedJWKS) -> bool:
+    """A fetched copy whose expiry a refresh may have put off: served no longer than the stale limit allows."""
+    return bool(cached.jwks_uri) and cached.expires != NEVER_EXPIRES and cached.fetched is not None
+
+
+def _next_attempt(cached: CachedJWKS) -> str:
+    """When the JWKS will be fetched again, in words."""
+    if cached.expires is None or cached.expires <= 0:
+        return "the next validation tries again"
+    return f"next attempt after {datetime.fromtimestamp(cached.expires, UTC).isoformat()}"
 
 
 def _keys_for_unknown_kid(

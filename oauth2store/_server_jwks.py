@@ -66,8 +66,13 @@ class ServerJWKS:
 
 
 def is_due(cached: CachedJWKS, now: float) -> bool:
-    """True when the cached JWKS must be fetched (none yet, or expired) and there is somewhere to fetch it."""
-    return bool(cached.jwks_uri) and (cached.jwks is None or is_expired(cached.expires, now))
+    """True when the cached JWKS must be fetched (expired, or cleared) and there is somewhere to fetch it.
+
+    A failed fetch records its backoff as the expiry, and puts off the next one even when there is no copy yet.
+    """
+    if not cached.jwks_uri:
+        return False
+    return (cached.jwks is None and cached.fetched is not None) or is_expired(cached.expires, now)
 
 
 def is_usable_stale(cached: CachedJWKS, now: float, stale_limit: float) -> bool:

@@ -21,11 +21,10 @@ from sqlalchemy import URL, Connection, Dialect, Engine, event
 from sqlalchemy.engine import ExceptionContext
 
 from ._errors import ReadOnlyStoreError
+from .models._locks import SQLITE_BEGIN_IMMEDIATE as SQLITE_BEGIN_IMMEDIATE
 
 #: How long a SQLite writer waits for another writer's lock before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-#: Execution option: a SQLite connection with it set begins its transactions with BEGIN IMMEDIATE.
-SQLITE_BEGIN_IMMEDIATE = "oauth2store_sqlite_begin_immediate"
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,17 @@
-"""The JWKS cache lifetime from HTTP caching headers, with IRIS's -1 / 0 / epoch convention."""
+"""The JWKS cache lifetime from HTTP caching headers, with IRIS's -1 / 0 / epoch convention, and after a failure."""
 
 from __future__ import annotations
 
 import pytest
 
-from oauth2store._cache_expiry import NEVER_EXPIRES, NOT_CACHEABLE, CachePolicy, expiry_from_headers, is_expired
+from oauth2store._cache_expiry import (
+    NEVER_EXPIRES,
+    NOT_CACHEABLE,
+    CachePolicy,
+    expiry_from_headers,
+    is_expired,
+    retry_expiry,
+)
 
 NOW = 1_700_000_000.0
 POLICY = CachePolicy(default=300, floor=60, ceiling=3600)
@@ -39,3 +46,17 @@ def test_is_expired() -> None:
     assert not is_expired(NEVER_EXPIRES, NOW)
     assert not is_expired(int(NOW) + 1, NOW)
     assert is_expired(int(NOW), NOW)
+
+
+@pytest.mark.parametrize(
+    ("last_success", "wait"),
+    [
+        (None, 30),  # never fetched: the floor
+        (NOW - 60, 30),  # a tenth of a short outage is under the floor
+        (NOW - 1200, 120),  # a tenth of the time since the last success
+        (NOW - 86_400, 300),  # capped
+    ],
+)
+def test_a_failure_puts_the_next_fetch_off_by_a_jittered_backoff(last_success: float | None, wait: int) -> None:
+    assert retry_expiry(NOW, last_success, POLICY, rand=lambda: 0.0) == int(NOW) + wait
+    assert retry_expiry(NOW, last_success, POLICY, rand=lambda: 1.0) == int(NOW + wait * 0.8)  # a fifth less

@@ -1,8 +1,9 @@
 """A ServerDefinition's JWKS columns as the `CachedJWKS` the protocol reads, and a refresh written back to them.
 
 IRIS `ServerDefinition.RefreshJWKS`: only the definition's attributes change here, never the session; whoever calls
-decides whether to flush (RefreshJWKS with `save`) or to leave it to the caller's commit (validate_jwt, discovery).
-IRIS clears `ServerCredentials` when the key set changes, and so does this.
+decides whether to flush (RefreshJWKS with `save`) or to leave it to the caller's commit (discovery). IRIS clears
+`ServerCredentials` when the key set changes, and so does this. What validate_jwt refreshes is stored apart from the
+caller's session (oauth2store.models._jwks_state) and only shown on the definition, as committed (`show_stored`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import inspect
+from sqlalchemy.orm.attributes import set_committed_value
+
 from .._cache_expiry import DEFAULT_POLICY, CachePolicy
 from .._http.transport import Transport
-from .._server_jwks import CachedJWKS, refresh_jwks
+from .._server_jwks import CachedJWKS, ServerJWKS, refresh_jwks
 
 if TYPE_CHECKING:
     from .server_definition import ServerDefinition
@@ -79,3 +83,23 @@ def refresh_server_jwks(
     server.public_jwks = refreshed.jwks
     server.server_credentials = None
     return True
+
+
+def show_stored(server: ServerDefinition, state: ServerJWKS) -> None:
+    """Make the definition show the JWKS state a transaction of its own stored (or this process keeps).
+
+    Set as committed values, so the caller's session has nothing to write: its commit can never put back an older
+    state over a newer one that another process stored meanwhile. A column the caller changed itself is left alone
+    (its commit decides).
+    """
+    values: dict[str, object] = {
+        "public_jwks_expires": state.expires,
+        "public_jwks_etag": state.etag,
+        "public_jwks_fetched": state.fetched,
+    }
+    if state.jwks != server.public_jwks:
+        values.update(public_jwks=state.jwks, server_credentials=None)
+    attributes = inspect(server).attrs
+    for name, value in values.items():
+        if not attributes[name].history.has_changes():
+            set_committed_value(server, name, value)

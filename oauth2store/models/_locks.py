@@ -14,6 +14,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+#: Execution option: a SQLite connection with it set begins its transactions with BEGIN IMMEDIATE (the write lock;
+#: see oauth2store._sqlite, which emits the BEGIN). Here, below the models, so that they can tell a session holding
+#: the lock from its bind.
+SQLITE_BEGIN_IMMEDIATE = "oauth2store_sqlite_begin_immediate"
+
 
 def lock_row(session: Session, key: InstrumentedAttribute[Any], value: object) -> None:
     """Hold the lock of the row whose `key` column equals `value` until the session's transaction ends."""

@@ -1,8 +1,10 @@
 """Client.validate_jwt's glue: the client's and its server definition's columns in, `_jwt_validation` on them.
 
-Validation never flushes the caller's session: every query it makes (the TLS configuration for a JWKS fetch) runs
-under `no_autoflush`, and a refreshed JWKS is only set on the server definition, saved with the caller's commit.
-So validating a token never raises about another object pending in the same session.
+Validation never flushes the caller's session, nor gives it anything to write: every query it makes (the TLS
+configuration for a JWKS fetch) runs under `no_autoflush`, and a refresh goes through the store's `JWKSRefreshes`,
+which stores the JWKS state in transactions of its own (models._jwks_state); the definition only shows the result,
+as committed. So validating a token never raises about another object pending in the same session, and what a
+refresh learnt (a failure too) stays stored when the caller rolls back.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import object_session
 
 from .._errors import JWKSError, JWTValidationError
+from .._jwks_refresh import JWKSRefreshes
 from .._jwt_validation import validate_jwt
-from .._server_jwks import CachedJWKS, UnknownKidRefreshes
+from .._server_jwks import CachedJWKS, ServerJWKS, UnknownKidRefreshes, refresh_jwks
 from .._state import state_of
-from ._jwks_columns import cached_jwks, refresh_server_jwks
+from ._jwks_columns import cached_jwks, show_stored
+from ._jwks_state import stored_jwks
 from .ssl_configuration import transport_for
 
 if TYPE_CHECKING:
@@ -60,8 +64,27 @@ def validate_client_jwt(
             if session is None:
                 raise JWKSError(f"client {client.application_name!r} is not in a session: its JWKS cannot be refreshed")
             transport = transport_for(session, server.ssl_configuration, allow_insecure_http=allow_insecure_http)
-            refresh_server_jwks(server, force=force, transport=transport, now=at)
-            return cached_jwks(server)
+
+            def fetch(base: ServerJWKS) -> ServerJWKS:
+                return refresh_jwks(base, transport, force=True, now=at) or base
+
+            cached = cached_jwks(server)
+            refreshed = (
+                state_of(session)
+                .get(JWKSRefreshes)
+                .refresh(
+                    server.id if server.id is not None else server.issuer_endpoint,
+                    cached,
+                    force=force,
+                    now=at,
+                    fetch=fetch,
+                    stored=stored_jwks(session, server, cached.jwks_uri),
+                )
+            )
+            show_stored(server, refreshed.state)
+            if refreshed.error is not None:
+                raise refreshed.error
+            return cached
 
         return validate_jwt(
             token,

@@ -13,6 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from oidc_provider import OidcProvider
 
 from oauth2store import AgentClient, Client, ServerDefinition, Skew, Store, Token
@@ -35,6 +37,33 @@ def test_default_skew_is_the_larger_of_60s_and_10_percent_capped_at_half_the_lif
     assert Skew(fixed=1).seconds(5) == 1
     assert Skew(fixed=10).seconds(5) == 2.5
     assert Skew().renew_at(token(3600)) == token(3600).expires_at.timestamp() - 360
+
+
+def test_long_lived_tokens_are_renewed_at_half_their_lifetime() -> None:
+    """From two hours up, half the lifetime is left for riding out an outage on the still-valid token."""
+    assert Skew().seconds(7200) == 3600
+    assert Skew().seconds(86400) == 43200
+    assert Skew(fixed=30).seconds(7200) == 3600  # a fixed skew never asks for a later renewal of a long token
+    assert Skew().seconds(7199) == pytest.approx(719.9)
+
+
+@given(
+    lifetime=st.floats(min_value=1, max_value=10**7),
+    refresh_in=st.floats(min_value=0.001, max_value=10**7),
+    fixed=st.none() | st.floats(min_value=0, max_value=10**7),
+)
+def test_a_server_refresh_in_is_followed_and_the_skew_stays_within_the_lifetime(
+    lifetime: float, refresh_in: float, fixed: float | None
+) -> None:
+    issued = datetime(2030, 1, 1, tzinfo=UTC)
+    advice = timedelta(seconds=refresh_in) if refresh_in < lifetime else None
+    held = Token("t", "Bearer", issued + timedelta(seconds=lifetime), None, issued, advice)
+    renew_at = Skew(fixed=fixed).renew_at(held)
+    start, end = issued.timestamp(), held.expires_at.timestamp()
+    assert start + lifetime / 2 - 1e-6 <= renew_at or advice is not None  # never before half the lifetime...
+    assert renew_at <= end  # ...never after the expiry
+    if advice is not None:
+        assert renew_at <= start + refresh_in + 1e-6  # ...and no later than the server advised
 
 
 def test_cache_keys_depend_on_scope_and_resource_only() -> None:

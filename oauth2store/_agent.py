@@ -110,10 +110,13 @@ class AgentClient:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        """Load the client definition now, so a missing, disabled or unregistered client fails here.
+        """Check the client now (a missing or disabled one fails here); its whole definition is loaded at the
+        first token request, so a process that finds its token in the store never loads it (short-lived processes
+        get their token in a few milliseconds).
 
         Raises:
-            NotFoundError, ClientNotUsableError, KeyMaterialError: see `client_config`.
+            NotFoundError, ClientNotUsableError: the client does not exist, or is disabled.
+            SchemaVersionError, StoreKeyError: see `Store.session`.
         """
         self.store = store
         self.application_name = application_name
@@ -134,25 +137,49 @@ class AgentClient:
         self._keys: dict[tuple[Any, Any], _Key] = {}
         self._lock = threading.Lock()
         self._owner = renewal.new_owner()
-        self._next_check = 0.0
+        self._config: ClientConfig | None = None
+        self._transport: Transport | None = None
+        #: The client definition version this agent follows (its configuration's, once loaded).
         self.version = ""
-        self._reload()
+        self._default_scope: str | None = None
+        store.prepare()
+        self._follow(clock())
 
     def __repr__(self) -> str:
         return f"AgentClient({self.application_name!r})"
 
+    @property
+    def config(self) -> ClientConfig:
+        """The client's definition as plain values, loaded at first use (and again after it changed)."""
+        if self._config is None:
+            self._reload()
+            assert self._config is not None
+        return self._config
+
+    @property
+    def transport(self) -> Transport:
+        """The HTTP transport for the client's server and TLS configuration."""
+        if self._transport is None:
+            self._reload()
+            assert self._transport is not None
+        return self._transport
+
     def _reload(self) -> None:
-        """Load the client's definition (and its version) from the store."""
+        """Load the client's definition (and its version) from the store.
+
+        Raises:
+            NotFoundError, ClientNotUsableError, KeyMaterialError: see `client_config`.
+        """
         with self.store.session() as session:
             config, version = _open_config(session, self.application_name, self.clock())
         self._use(config, version)
 
     def _use(self, config: ClientConfig, version: str) -> None:
         with self._lock:
-            self.config = config
-            #: The client definition version `config` was read at.
+            self._config = config
             self.version = version
-            self.transport = Transport(
+            self._default_scope = config.default_scope
+            self._transport = Transport(
                 config.tls,
                 session=self._http_session,
                 pool=state_of(self.store.engine).get(SessionPool),
@@ -166,7 +193,6 @@ class AgentClient:
                 clock=self.clock,
             )
             self._keys = {}
-            self._next_check = self.clock() + self.follow_interval
 
     # -- tokens --------------------------------------------------------------------------------------
 
@@ -200,7 +226,7 @@ class AgentClient:
         return self._renew(*known)
 
     def _key(self, scope: Any, resource: Any) -> _Key:
-        wanted = normalize_scope(scope if scope is not None else self.config.default_scope)
+        wanted = normalize_scope(scope if scope is not None else self._default_scope)
         resources = normalize_resource(resource)
         return (self.application_name, session_id(wanted, resources)), wanted, resources
 
@@ -218,7 +244,11 @@ class AgentClient:
             raise ClientNotUsableError(self.application_name, "it is disabled (enabled is False)")
         if stored.version != self.version:
             self._cache.forget(self.application_name)
-            self._reload()
+            with self._lock:  # loaded again when next needed
+                self._config = self._transport = None
+                self.version = stored.version
+                self._default_scope = stored.default_scope
+                self._keys = {}
 
     def _read(self, key: str) -> Stored | None:
         """The stored definition and token, taking up a new store key once if the secrets were re-keyed."""
@@ -259,6 +289,8 @@ class AgentClient:
                 assert stored.token is not None
                 return self._keep(key, stored.token, stored.version)  # another process renewed it
             ends_by = time.monotonic() + self.deadline
+            if self._config is None:
+                self._reload()
             return self._renew_with_lease(key, scope, resources, ends_by)
 
     def _claim(self, key: tuple[str, str], now: float) -> renewal.Claim:
@@ -292,9 +324,13 @@ class AgentClient:
                 )
             now = self.clock()
             claim = self._claim(key, now)
-            if claim.version != self.version:
+            if claim.version != self.version or self._config is None:
+                # Load the definition holding no lease (loading can fail), then decide again.
+                if claim.decision is Decision.RENEW:
+                    renewal.release(self.store.engine, self.application_name, key[1], owner=self._owner)
                 self._cache.forget(self.application_name)
                 self._reload()
+                continue
             fallback = self._usable(claim.token, now)
             if claim.decision is Decision.USE:
                 assert claim.token is not None

@@ -123,13 +123,22 @@ class Store:
             SchemaVersionError: the database is not at this version's schema (run `upgrade()`).
             StoreKeyError: no key is configured, or it is not the key the database's secrets were written with.
         """
+        self.prepare()
+        factory = self._write_sessions if write else self._sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def prepare(self) -> None:
+        """Check the schema version and the key, once per store (every session begins with this).
+
+        Raises:
+            SchemaVersionError: the database is not at this version's schema (run `upgrade()`).
+            StoreKeyError: no key is configured, or it is not the key the database's secrets were written with.
+        """
         if not self._schema_checked:
             self.check_schema()
         if not self._key_checked:
             self.check_key()
-        factory = self._write_sessions if write else self._sessions
-        with factory() as session, session.begin():
-            yield session
 
     def _load_key(self) -> SecretCipher | None:
         """The cipher, reading or creating the key file at first use."""

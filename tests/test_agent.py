@@ -232,7 +232,7 @@ def test_client_awaiting_registration_refuses(agents: Store) -> None:
         unregistered = {"client_id": None, "client_secret": None}
         add_client(session, server, "client_secret_basic", unregistered, application_name="pending")
     with pytest.raises(ClientNotUsableError, match="awaiting registration") as caught:
-        AgentClient(agents, "pending")
+        AgentClient(agents, "pending").get_access_token()  # the definition is loaded at the first request
     assert caught.value.application_name == "pending"
 
 
@@ -376,7 +376,7 @@ def test_a_disabled_ssl_configuration_is_refused(agents: Store) -> None:
         assert client is not None
         client.ssl_configuration = "off"
     with pytest.raises(ValidationError, match="disabled"):
-        AgentClient(agents, "client_secret_basic")
+        AgentClient(agents, "client_secret_basic").get_access_token()
 
 
 def test_a_deleted_client_recreated_with_other_credentials_never_gets_the_old_token(

@@ -138,7 +138,7 @@ def test_register_get_token_read_update_delete_with_a_secret(store: Store, oidc:
     refused = requests.post(oidc.token_endpoint, data=form, auth=(document["client_id"], secret), timeout=5)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     with pytest.raises(ClientNotUsableError, match="awaiting registration"):
-        AgentClient(store, "basic")
+        AgentClient(store, "basic").get_access_token()
 
     # Ready to register again: a new client_id, and tokens work again.
     again = register(store, "basic")
@@ -177,7 +177,7 @@ def test_private_key_jwt_rotation_is_pushed_by_update_registration(store: Store,
         assert client.client_secret is None
         client.delete_registration()
     with pytest.raises(ClientNotUsableError):
-        AgentClient(store, "pkjwt")
+        AgentClient(store, "pkjwt").get_access_token()
 
 
 def test_registration_with_a_required_initial_access_token(store: Store, protected_oidc: OidcProvider) -> None:
@@ -417,7 +417,7 @@ def test_an_expired_secret_is_refused_before_any_request(store: Store) -> None:
             assert client is not None
             client.client_metadata.client_secret_expires_at = expires - 7200  # an hour ago
         with pytest.raises(ClientNotUsableError, match="expired"):
-            AgentClient(store, "expiring")
+            AgentClient(store, "expiring").get_access_token()
         with store.session() as session:
             client = Client.Open(session, "expiring")
             assert client is not None

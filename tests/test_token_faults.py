@@ -28,7 +28,15 @@ from factories import new_client, new_server
 from local_servers import Reply, Seen, serve
 from sqlalchemy import insert, select
 
-from oauth2store import AgentClient, Client, ClientNotUsableError, Store, StoreKeyError, TransportError
+from oauth2store import (
+    AgentClient,
+    Client,
+    ClientNotUsableError,
+    KeyMaterialError,
+    Store,
+    StoreKeyError,
+    TransportError,
+)
 from oauth2store.models import token_renewal
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -419,3 +427,19 @@ def test_a_rekey_under_a_key_from_the_environment_says_what_to_do(
     time.sleep(1.5)  # due for renewal: the stored token must be read, with the old key
     with pytest.raises(StoreKeyError, match="restart this process with the new key"):
         agent.get_access_token()
+
+
+def test_a_renewal_that_fails_before_asking_leaves_no_lease(faulty: tuple[Store, TokenServer, str]) -> None:
+    """A local failure (no key to sign the client assertion) is raised again at once, never as a lease to wait out."""
+    store, tokens, _ = faulty
+    with store.session() as session:
+        client = Client.Open(session, APP)
+        assert client is not None
+        client.client_secret = None
+        client.client_metadata.token_endpoint_auth_method = "private_key_jwt"
+    for _ in range(3):
+        with pytest.raises(KeyMaterialError, match="RotateKeys"):
+            AgentClient(store, APP, deadline=5.0).get_access_token()
+    with store.engine.connect() as connection:
+        owners = connection.execute(select(token_renewal.c.LeaseOwner)).scalars().all()
+    assert all(owner is None for owner in owners) and tokens.requests == 0

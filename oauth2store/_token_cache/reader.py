@@ -18,7 +18,6 @@ from .._encryption.columns import unseal_value
 from .._tokens import Token
 from ..models.access_token import AccessToken
 from ..models.client import Client
-from ..models.token_renewal import token_renewal
 
 
 class RawStatement:
@@ -71,6 +70,7 @@ class Stored:
     version: str
     enabled: bool
     token: Token | None
+    default_scope: str | None = None
 
 
 def token_from(values: list[Any]) -> Token | None:
@@ -86,8 +86,7 @@ def token_from(values: list[Any]) -> Token | None:
 
 
 class StoreReader:
-    """The token path's reads of one store, each one statement: a client's definition with its token for a key,
-    and a key's renewal row."""
+    """The token path's read of one store: a client's definition with its stored token for a key, one statement."""
 
     def __init__(self, engine: Engine) -> None:
         clients, tokens = Client.__table__, AccessToken.__table__
@@ -106,16 +105,14 @@ class StoreReader:
         )
         self._token = RawStatement(
             engine,
-            select(clients.c.DefinitionVersion, clients.c.Enabled, *(tokens.c[name] for name in token_columns))
+            select(
+                clients.c.DefinitionVersion,
+                clients.c.Enabled,
+                clients.c.DefaultScope,
+                *(tokens.c[name] for name in token_columns),
+            )
             .select_from(joined)
             .where(clients.c.ApplicationName == bindparam("application_name")),
-        )
-        renewal = token_renewal.c
-        self._renewal = RawStatement(
-            engine,
-            select(renewal.LeaseOwner, renewal.LeaseExpires, renewal.RetryAfter, renewal.FailureVersion).where(
-                renewal.ApplicationName == bindparam("application_name"), renewal.SessionId == bindparam("session_id")
-            ),
         )
         self._dialect = engine.dialect
 
@@ -127,17 +124,9 @@ class StoreReader:
         row = self._token.first(application_name=application_name, session_id=key)
         if row is None:
             return None
-        version, enabled, *fields, row_id, token_version = row
+        version, enabled, default_scope, *fields, row_id, token_version = row
         token = None
         if row_id is not None and token_version == version:
             fields[0] = unseal_value(self._dialect, AccessToken.__tablename__, "AccessToken", (row_id,), fields[0])
             token = token_from(fields)
-        return Stored(version, bool(enabled), token)
-
-    def renewal(self, application_name: str, key: str) -> tuple[str | None, float | None, float | None, str | None]:
-        """The key's renewal row as (lease owner, lease expiry, retry after, failure's version); Nones if none."""
-        row = self._renewal.first(application_name=application_name, session_id=key)
-        if row is None:
-            return None, None, None, None
-        owner, expires, retry_after, failure_version = row
-        return owner, expires, retry_after, failure_version
+        return Stored(version, bool(enabled), token, default_scope)

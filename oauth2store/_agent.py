@@ -285,9 +285,11 @@ class AgentClient:
             stored = self._read(key[1])
             self._check(stored)
             assert stored is not None
-            if self._fresh(stored.token, now):
-                assert stored.token is not None
-                return self._keep(key, stored.token, stored.version)  # another process renewed it
+            if stored.token is not None:
+                renew_at = self.skew.renew_at(stored.token)
+                if now < renew_at:  # another process renewed it
+                    self._cache.entries[key] = Entry(stored.token, renew_at, stored.version)
+                    return stored.token
             ends_by = time.monotonic() + self.deadline
             if self._config is None:
                 self._reload()

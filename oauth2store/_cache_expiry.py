@@ -85,16 +85,20 @@ def retry_expiry(
     last_success: float | None,
     policy: CachePolicy = DEFAULT_POLICY,
     rand: Callable[[], float] = random.random,
+    retry_after: float | None = None,
 ) -> int:
     """The IRIS-style expiry that a fetch failed at `now` leaves: when the next fetch may be made.
 
     The wait grows with the outage (a tenth of the time since the last successful fetch, so retries thin out
     geometrically without a failure count to store), within the policy's retry bounds, and loses up to a fifth to
-    jitter so that processes which saw one failure do not retry in step.
+    jitter so that processes which saw one failure do not retry in step. A server's Retry-After (`retry_after`
+    seconds) is waited in full, up to the policy's ceiling.
     """
     outage = now - last_success if last_success is not None else 0.0
-    wait = min(max(outage / 10, policy.retry_floor), policy.retry_ceiling)
-    return int(now + wait * (1 - 0.2 * rand()))
+    wait = min(max(outage / 10, policy.retry_floor), policy.retry_ceiling) * (1 - 0.2 * rand())
+    if retry_after is not None:
+        wait = max(wait, min(retry_after, policy.retry_ceiling))
+    return int(now + wait)
 
 
 def is_expired(expires: int | None, now: float) -> bool:

@@ -143,7 +143,8 @@ class JWKSRefreshes:
             fresh = fetch(base)
         except OAuth2StoreError as error:
             last_success = base.fetched.timestamp() if base.fetched is not None else None
-            failed = replace(base, expires=retry_expiry(now, last_success, self.policy, self.rand))
+            asked = getattr(error, "retry_after", None)  # a TransportError's Retry-After
+            failed = replace(base, expires=retry_expiry(now, last_success, self.policy, self.rand, asked))
 
             def record_failure(now_stored: ServerJWKS) -> ServerJWKS | None:
                 return failed if now_stored.expires == lease else None  # only while the claim is its own

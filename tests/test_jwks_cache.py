@@ -60,3 +60,9 @@ def test_is_expired() -> None:
 def test_a_failure_puts_the_next_fetch_off_by_a_jittered_backoff(last_success: float | None, wait: int) -> None:
     assert retry_expiry(NOW, last_success, POLICY, rand=lambda: 0.0) == int(NOW) + wait
     assert retry_expiry(NOW, last_success, POLICY, rand=lambda: 1.0) == int(NOW + wait * 0.8)  # a fifth less
+
+
+def test_a_retry_after_is_waited_in_full_up_to_the_ceiling() -> None:
+    assert retry_expiry(NOW, None, POLICY, rand=lambda: 0.0, retry_after=200) == int(NOW) + 200
+    assert retry_expiry(NOW, None, POLICY, rand=lambda: 0.0, retry_after=5) == int(NOW) + 30  # never below the backoff
+    assert retry_expiry(NOW, None, POLICY, rand=lambda: 0.0, retry_after=10**9) == int(NOW) + 300  # capped

@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, export_document, import_document
-from oauth2store._documents import write_document
+from oauth2store import Client, export_document, import_document, write_document
 from oauth2store.models import _flush, _validated
 
 #: The module of Client, which calls its cross-field rules and reference check by the names it imported.

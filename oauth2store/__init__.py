@@ -13,6 +13,7 @@ from ._agent import AgentClient as AgentClient
 from ._documents import ImportReport as ImportReport
 from ._documents import export_document as export_document
 from ._documents import import_document as import_document
+from ._documents import write_document as write_document
 from ._encryption.cipher import generate_store_key as generate_store_key
 from ._encryption.registry import register_store_key as register_store_key
 from ._errors import ClientNotUsableError as ClientNotUsableError
@@ -109,6 +110,7 @@ __all__ = [
     "import_document",
     "register_store_key",
     "signing_key",
+    "write_document",
 ]
 
 #: Names of the previous release that were renamed or are no longer public: old name -> (what to use, the object).

@@ -59,9 +59,12 @@ def test_dry_run_writes_nothing_and_reports_what_would_change(shell: Shell, tmp_
     document["clients"].append({**document["clients"][0], "application_name": "svc-2"})
     path = tmp_path / "changes.json"
     path.write_text(json.dumps(document))
-    out = shell("import", str(path), "--dry-run")
+    out = shell("import", str(path), "--dry-run", "--verbose")
     assert "would be created: Client svc-2" in out and "would be updated: Client svc" in out
-    assert out.splitlines()[-1] == "dry run: 1 created, 1 updated, 2 unchanged"
+    assert out.splitlines()[-1] == (
+        "dry run: 1 created, 1 updated, 2 unchanged "
+        "(created: 1 Client; updated: 1 Client; unchanged: 1 SSLConfiguration, 1 ServerDefinition)"
+    )
     assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
     assert "description" not in json.loads(shell("client", "show", "svc", "--json"))
 
@@ -270,3 +273,110 @@ def test_concurrent_imports_of_one_document(store_url: str, tmp_path: Path, caps
             assert "locked" not in err and "IntegrityError" not in err and "[SQL" not in err, err
     names = [c["application_name"] for c in json.loads(target("client", "list", "--json"))]
     assert names == ["one", "two"]
+
+
+# --- output and scale -------------------------------------------------------------------------------------------
+
+
+def _many_clients(count: int, *, issuer: str = ISSUER) -> dict[str, Any]:
+    """A document of one server and `count` confidential clients, each with its own id and secret."""
+    server = {
+        "issuer_endpoint": issuer,
+        "metadata": {
+            "issuer": issuer,
+            "token_endpoint": f"{issuer}/token",
+            "grant_types_supported": ["client_credentials"],
+        },
+    }
+    clients = [
+        {
+            "application_name": f"app-{i:05d}",
+            "client_type": "confidential",
+            "client_id": f"id-{i}",
+            "client_secret": f"secret-{i}",
+            "server": issuer,
+            "default_scope": "api",
+            "metadata": {"grant_types": ["client_credentials"], "contacts": [f"ops-{i}@example.com"]},
+        }
+        for i in range(count)
+    ]
+    return {"format": "oauth2store/1", "servers": [server], "clients": clients}
+
+
+def test_import_prints_one_summary_line_and_the_objects_only_when_asked(shell: Shell, tmp_path: Path) -> None:
+    path = tmp_path / "many.json"
+    document = _many_clients(3)
+    document["clients"][0]["application_name"] = "svc"  # the seeded client, changed
+    path.write_text(json.dumps(document))
+    out = shell("import", str(path))
+    assert out.splitlines() == [
+        "2 created, 1 updated, 1 unchanged (created: 2 Client; updated: 1 Client; unchanged: 1 ServerDefinition)"
+    ]
+    verbose = shell("import", str(path), "--verbose").splitlines()
+    assert verbose == ["0 created, 0 updated, 4 unchanged (unchanged: 1 ServerDefinition, 3 Client)"]
+    document["clients"][1]["description"] = "changed"
+    document["clients"].append({**document["clients"][2], "application_name": "app-new"})
+    path.write_text(json.dumps(document))
+    verbose = shell("import", str(path), "--verbose").splitlines()
+    assert verbose[:2] == ["created: Client app-new", "updated: Client app-00001"]
+    kinds = "(created: 1 Client; updated: 1 Client; unchanged: 1 ServerDefinition, 2 Client)"
+    assert verbose[2:] == [f"1 created, 1 updated, 3 unchanged {kinds}"]
+
+
+def test_import_json_names_every_object_by_outcome(shell: Shell, tmp_path: Path) -> None:
+    path = tmp_path / "many.json"
+    path.write_text(json.dumps(_many_clients(2)))
+    report = json.loads(shell("import", str(path), "--json", "--dry-run"))
+    assert report == {
+        "dry_run": True,
+        "created": ["Client app-00000", "Client app-00001"],
+        "updated": [],
+        "unchanged": [f"ServerDefinition {ISSUER}"],
+        "by_kind": {"created": {"Client": 2}, "updated": {}, "unchanged": {"ServerDefinition": 1}},
+    }
+    assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
+    assert json.loads(shell("import", str(path), "--json"))["dry_run"] is False
+    assert len(json.loads(shell("client", "list", "--json"))) == 3
+
+
+def test_import_refuses_a_large_document_whole_naming_each_bad_entry(shell: Shell, tmp_path: Path) -> None:
+    document = _many_clients(300)
+    document["clients"][17]["client_type"] = "agent"
+    document["clients"][250]["client_secret"] = ""
+    document["clients"][299]["server"] = "https://unknown.example.com"
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(document))
+    error = shell("import", str(path), expect=EXIT_INVALID)
+    assert "clients[17].client_type" in error
+    assert "clients[250].client_secret: is required" in error
+    assert "clients[299].server: no server definition with issuer 'https://unknown.example.com'" in error
+    assert "clients[18]" not in error
+    assert [c["application_name"] for c in json.loads(shell("client", "list", "--json"))] == ["svc"]
+
+
+def test_several_hundred_clients_round_trip_between_backends_byte_for_byte(
+    shell: Shell, store_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], empty_postgres_url: str
+) -> None:
+    """Imported in bulk on one backend, exported, imported on the other: the second export is the same text."""
+    shell("keys", "rotate", "svc")  # one client with key pairs, sealed to rows whose IDs the database assigns
+    source = tmp_path / "source.json"
+    source.write_text(json.dumps(_many_clients(400)))
+    assert "400 created" in shell("import", str(source))
+    exported = tmp_path / "exported.json"
+    shell("export", "--include-secrets", "-o", str(exported))
+    assert exported.read_text() == shell("export", "--include-secrets")  # a file and stdout: the same text
+    other = empty_postgres_url if store_url.startswith("sqlite") else f"sqlite:///{tmp_path / 'other.db'}"
+    target = Shell(other, capsys)
+    target("db", "upgrade")
+    assert target("import", str(exported)).startswith("402 created, 0 updated, 1 unchanged")
+    again = tmp_path / "again.json"
+    target("export", "--include-secrets", "-o", str(again))
+    assert again.read_bytes() == exported.read_bytes()
+    assert target("import", str(exported)).startswith("0 created, 0 updated, 403 unchanged")
+    with Store(other) as imported, imported.session() as db:
+        client = Client.Open(db, "app-00399")
+        assert client is not None and client.client_secret == "secret-399"
+        assert client.client_metadata.contacts == ["ops-399@example.com"]
+        svc = Client.Open(db, "svc")
+        assert svc is not None
+        assert signing_key(svc).kid == json.loads(exported.read_text())["clients"][-1]["keys"][0]["kid"]

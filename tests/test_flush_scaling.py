@@ -15,7 +15,7 @@ from factories import new_client
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-from oauth2store import Client, ServerDefinition, SSLConfiguration, ValidationError
+from oauth2store import Client, ServerDefinition, SSLConfiguration, Store, ValidationError
 from oauth2store.models import _flush
 
 
@@ -123,3 +123,32 @@ def test_an_unhashable_reference_is_a_validation_error(
     session.add(client)
     with pytest.raises(ValidationError, match="client_credentials"):
         session.flush()
+
+
+def test_open_is_one_select(store: Store, server: ServerDefinition, session: Session) -> None:
+    """Client.Open loads the client, its metadata, its server and the server's metadata in one round trip; the keys
+    are loaded when first touched."""
+    client = new_client(server)
+    session.add(client)
+    session.flush()
+    client.RotateKeys()
+    session.commit()
+    with store.session():
+        pass  # the store's first session checks the schema and the key
+    statements: list[str] = []
+
+    def counted(_connection: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(store.engine, "before_cursor_execute", counted)
+    try:
+        with store.session() as db:
+            opened = Client.Open(db, "orders-service")
+            assert opened is not None
+            assert opened.client_metadata.token_endpoint_auth_method == "client_secret_basic"
+            assert opened.server_definition.server_metadata.token_endpoint is not None
+            opened_statements = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+            assert len(opened_statements) == 1, opened_statements
+            assert len(opened.keys) == 1  # loaded now
+    finally:
+        event.remove(store.engine, "before_cursor_execute", counted)

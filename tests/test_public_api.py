@@ -23,6 +23,7 @@ EXPECTED = {
     "ListQuery",
     "export_document",
     "import_document",
+    "write_document",
     "ImportReport",
     # the persistent classes and their value lists
     "AccessToken",

@@ -12,9 +12,9 @@ DERIVED = frozenset({"authentication_type", "signing_algorithm", "encryption_alg
 #: Stored by reference, written by the document's own structure.
 STRUCTURAL = frozenset({"issuer_endpoint", "application_name", "name", "alias"})
 
+#: The lists of an export document, in the order they are written (each names only objects of earlier ones).
+SECTIONS = ("ssl_configurations", "x509_credentials", "servers", "clients")
 #: The top-level members of an export document.
-DOCUMENT_MEMBERS = frozenset(
-    {"format", "secrets_included", "ssl_configurations", "x509_credentials", "servers", "clients"}
-)
+DOCUMENT_MEMBERS = frozenset({"format", "secrets_included", *SECTIONS})
 #: The members of one client key pair in a document.
 KEY_MEMBERS = frozenset({"kid", "use", "alg", "private_jwk", "public_jwk", "created", "active_from", "retention"})

@@ -15,20 +15,51 @@ usage (click), 9 for a database that cannot be used, 1 for anything else.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from collections.abc import Sequence
 
 import click
 
 from .._store import URL_VARIABLE
-from . import client, db, jwks, keys, registration, server, tokens, transfer
 from ._context import Settings, refuse_text_that_is_not_utf8
 from ._failures import report
 
 __all__ = ["cli", "main"]
 
+#: Each command: (its module, the click command in it).
+COMMANDS = {
+    "db": ("db", "db"),
+    "server": ("server", "server"),
+    "client": ("client", "client"),
+    "keys": ("keys", "keys"),
+    "token": ("tokens", "token_command"),
+    "introspect": ("tokens", "introspect_command"),
+    "revoke": ("tokens", "revoke_command"),
+    "jwks": ("jwks", "jwks"),
+    "register": ("registration", "register_command"),
+    "export": ("transfer", "export_command"),
+    "import": ("transfer", "import_command"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
+
+class _LazyGroup(click.Group):
+    """The root group, importing a command's module only when that command runs (or `--help` lists them all)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        # Imported here for start-up cost: `oauth2store token` in a cron job loads no other command's code.
+        module = importlib.import_module(f"{__name__}.{entry[0]}")
+        command: click.Command = getattr(module, entry[1])
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.option(
     "--db",
     "url",
@@ -43,22 +74,6 @@ def cli(context: click.Context, url: str | None, debug: bool) -> None:
     """Manage a store of OAuth 2.0 / OpenID Connect client definitions."""
     context.obj = settings = Settings(url=url, debug=debug)
     context.call_on_close(settings.close)
-
-
-for command in (
-    db.db,
-    server.server,
-    client.client,
-    keys.keys,
-    tokens.token_command,
-    tokens.introspect_command,
-    tokens.revoke_command,
-    jwks.jwks,
-    registration.register_command,
-    transfer.export_command,
-    transfer.import_command,
-):
-    cli.add_command(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -2,26 +2,29 @@
 
 A document with secrets holds every client secret and private key of the store: its file is created with mode
 0600, and an existing file is never overwritten unless `--force`, which replaces it by a new file (so neither its
-old content nor its old mode survives).
+old content nor its old mode survives). The export is written as it is read (constant memory); the import prints
+one summary line, the objects one by one only with `--verbose` or `--json`.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import BinaryIO
 
 import click
 
-from .._documents import export_document, import_document
-from ._context import Settings, pass_settings, read_document, session
+from .._documents import import_document, write_document
+from .._documents.format import SECTIONS
+from ._context import Settings, json_option, pass_settings, read_document, session
+from ._output import emit_json
 
 #: Imports with more objects than this show a progress bar on a terminal.
 PROGRESS_THRESHOLD = 200
-_SECTIONS = ("ssl_configurations", "x509_credentials", "servers", "clients")
 
 
 @click.command("export")
@@ -32,19 +35,22 @@ _SECTIONS = ("ssl_configurations", "x509_credentials", "servers", "clients")
 def export_command(settings: Settings, /, include_secrets: bool, output: str, force: bool) -> None:
     """Write the whole store as a JSON document, for `import` into another database."""
     with session(settings) as db:
-        document = export_document(db, include_secrets=include_secrets)
-    text = json.dumps(document, indent=2) + "\n"
-    if output == "-":
-        click.echo(text, nl=False)
-    else:
-        write_new_file(Path(output), text, private=include_secrets, force=force)
+
+        def export(write: Callable[[str], object]) -> None:
+            write_document(db, write, include_secrets=include_secrets)
+            write("\n")
+
+        if output == "-":
+            export(sys.stdout.write)
+        else:
+            write_new_file(Path(output), export, private=include_secrets, force=force)
 
 
-def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None:
-    """Write `text` as a new file at `path`, readable by its owner only when `private`.
+def write_new_file(path: Path, fill: Callable[[Callable[[str], object]], None], *, private: bool, force: bool) -> None:
+    """Create a new file at `path`, readable by its owner only when `private`, and `fill` it (given the write).
 
     The file is created with O_EXCL, so an existing file or link is never written through; with `force`, a new
-    file beside it (created the same way) is renamed over it, atomically.
+    file beside it (created the same way) is renamed over it, atomically. If `fill` fails, no file is left.
     """
     target = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp") if force else path
     try:
@@ -55,7 +61,7 @@ def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None
         raise click.ClickException(f"cannot write {path}: {error.strerror}") from error
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as written:
-            written.write(text)
+            fill(written.write)
             written.flush()
             os.fsync(written.fileno())
         if target != path:
@@ -63,24 +69,37 @@ def write_new_file(path: Path, text: str, *, private: bool, force: bool) -> None
     except OSError as error:
         target.unlink(missing_ok=True)
         raise click.ClickException(f"cannot write {path}: {error.strerror}") from error
+    except BaseException:
+        target.unlink(missing_ok=True)  # a half-written export is no export
+        raise
 
 
 @click.command("import")
 @click.argument("document_file", type=click.File("rb"), metavar="FILE")
 @click.option("--dry-run", is_flag=True, help="Check and report what would change, write nothing.")
+@click.option("--verbose", "-v", is_flag=True, help="Name every object created or updated.")
+@json_option("Every object by outcome, and the counts by kind, as JSON.")
 @pass_settings
-def import_command(settings: Settings, /, document_file: BinaryIO, dry_run: bool) -> None:
-    """Create or update everything a JSON document describes, all or nothing, in one transaction."""
+def import_command(settings: Settings, /, document_file: BinaryIO, dry_run: bool, verbose: bool, as_json: bool) -> None:
+    """Create or update everything a JSON document describes, all or nothing, in one transaction.
+
+    Prints one summary line (created, updated, unchanged, by kind); a progress bar on a terminal.
+    """
     document = read_document(document_file, "document")
-    total = sum(len(items) for items in (document.get(s) for s in _SECTIONS) if isinstance(items, list))
+    total = sum(len(items) for items in (document.get(s) for s in SECTIONS) if isinstance(items, list))
     hidden = total <= PROGRESS_THRESHOLD or not sys.stderr.isatty()
-    progress = click.progressbar(length=total, label="importing", file=sys.stderr, hidden=hidden)
+    # Each object is counted when it is checked and again when it is written (see import_document).
+    progress = click.progressbar(length=2 * total, label="importing", file=sys.stderr, hidden=hidden)
     with session(settings) as db, progress as bar:
         report = import_document(db, document, progress=bar.update)
         if dry_run:
-            db.rollback()  # checked and flushed: the report is exact, and nothing is written
-    prefix = "would be " if dry_run else ""
-    for kind, labels in (("created", report.created), ("updated", report.updated)):
-        for label in labels:
-            click.echo(f"{prefix}{kind}: {label}")
+            db.rollback()  # checked and written: the report is exact, and nothing is kept
+    if as_json:
+        emit_json({"dry_run": dry_run, **asdict(report), "by_kind": report.by_kind()})
+        return
+    if verbose:
+        prefix = "would be " if dry_run else ""
+        for kind, labels in (("created", report.created), ("updated", report.updated)):
+            for label in labels:
+                click.echo(f"{prefix}{kind}: {label}")
     click.echo(("dry run: " if dry_run else "") + report.summary())

@@ -51,15 +51,20 @@ class FlushIndex:
         self.session = session
         self._new: Counter[tuple[type, object]] = Counter()
         for obj in session.new:
-            if isinstance(obj, Validated):
-                identity = obj.identity
-                if _hashable(identity):
-                    for cls in type(obj).__mro__:
-                        if isinstance(cls, type) and issubclass(cls, Validated) and cls is not Validated:
-                            self._new[cls, identity] += 1
+            self.count_new(obj)
         self._absent: dict[type, set[object]] = {}
         self._found: dict[tuple[type, object], object] = {}
         self._prefetch([obj for obj in saved if isinstance(obj, Validated)])
+
+    def count_new(self, obj: object) -> None:
+        """Count `obj` as saved new by this flush (the session's new objects are counted when the index is built;
+        an import also counts the rows it will write in bulk, which never enter the session)."""
+        if isinstance(obj, Validated):
+            identity = obj.identity
+            if _hashable(identity):
+                for cls in type(obj).__mro__:
+                    if isinstance(cls, type) and issubclass(cls, Validated) and cls is not Validated:
+                        self._new[cls, identity] += 1
 
     def new_count(self, model: type, key: object) -> int:
         """How many objects of `model` (or a subclass) named `key` this flush saves as new."""
@@ -77,6 +82,8 @@ class FlushIndex:
             found = self.session.get(model, key)
             if found is not None:
                 self._found[model, key] = found
+            else:
+                self._absent.setdefault(model, set()).add(key)  # asked once: a missing name is not asked again
         return found
 
     def _prefetch(self, saved: list[Validated]) -> None:

@@ -134,10 +134,11 @@ class Client(DeprecatedProperties, Validated, Base):
         back_populates="client",
         cascade="all, delete-orphan",
         passive_deletes=True,
-        lazy="selectin",
+        lazy="select",  # when first touched: Open is one SELECT, and few callers sign with the client's keys
         order_by=ClientKey.id,
     )
     #: The X509Credentials that `client_credentials` names (read-only; set `client_credentials` to change it).
+    #: Joined into Open's SELECT (no extra round trip): a detached client signs with its credentials' key.
     x509_credentials: Mapped[X509Credentials | None] = relationship(lazy="joined", viewonly=True)
 
     def __init__(self, **values: Any) -> None:
@@ -353,7 +354,12 @@ class Client(DeprecatedProperties, Validated, Base):
 
     @classmethod
     def Open(cls, session: Session, application_name: str) -> Client | None:
-        """The client with that application name, or None (IRIS `Open`)."""
+        """The client with that application name, or None (IRIS `Open`).
+
+        One SELECT loads what every caller reads: the client, its metadata, its server definition and the server's
+        metadata (and the X.509 credentials it names, if any); its key pairs are loaded when first touched, in the
+        session.
+        """
         return session.get(cls, application_name)
 
     @classmethod

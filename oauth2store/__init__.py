@@ -5,6 +5,7 @@ below is private (`_name.py`) and may change without notice. `oauth2store.models
 applications that map them in their own SQLAlchemy setup, and `oauth2store.cli` the command line.
 """
 
+import importlib
 import typing
 import warnings
 
@@ -35,7 +36,6 @@ from ._errors import SchemaVersionError as SchemaVersionError
 from ._errors import StoreKeyError as StoreKeyError
 from ._errors import TransportError as TransportError
 from ._errors import ValidationError as ValidationError
-from ._http import transport as _transport
 from ._http.values import RetryPolicy as RetryPolicy
 from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
@@ -122,9 +122,13 @@ _DEPRECATED: dict[str, tuple[str, object]] = {
     "ClientConfig": ("the client's properties (ClientConfig is internal)", _tokens.ClientConfig),
     "Endpoints": ("client.server_definition.server_metadata (Endpoints is internal)", _tokens.Endpoints),
     "ClientIdentity": ("the client's properties (ClientIdentity is internal)", _client_auth.ClientIdentity),
+}
+#: Deprecated names whose module is imported only when one is used (the HTTP stack is costly to import).
+_DEPRECATED_LAZY: dict[str, tuple[str, str, str]] = {
     "Transport": (
         "AgentClient(http_session=..., retry=..., timeout=...) (Transport is internal)",
-        _transport.Transport,
+        "._http.transport",
+        "Transport",
     ),
 }
 
@@ -132,6 +136,9 @@ _DEPRECATED: dict[str, tuple[str, object]] = {
 def __getattr__(name: str) -> typing.Any:
     """The names of the previous release, with a DeprecationWarning pointing at the caller's line (PEP 562)."""
     entry = _DEPRECATED.get(name)
+    if entry is None and name in _DEPRECATED_LAZY:
+        replacement, module, attribute = _DEPRECATED_LAZY[name]
+        entry = (replacement, getattr(importlib.import_module(module, __name__), attribute))
     if entry is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     replacement, value = entry

@@ -18,15 +18,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from sqlalchemy.orm import Session
 
 from ._errors import ClientNotUsableError, NotFoundError, StoreKeyError, TransportError
-from ._http.connections import SessionPool
-from ._http.transport import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, Transport
-from ._http.values import RetryPolicy
+from ._http.values import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, RetryPolicy
 from ._registration import secret_expiry_problem
 from ._state import state_of
 from ._store import Store
@@ -55,6 +52,11 @@ from .models.access_token import AccessToken
 from .models.client import Client
 from .models.server_definition import ServerDefinition
 from .models.ssl_configuration import transport_for
+
+if TYPE_CHECKING:
+    import requests
+
+    from ._http.transport import Transport
 
 Resource = str | Sequence[str] | None
 _Key = tuple[tuple[str, str], str | None, tuple[str, ...]]
@@ -175,6 +177,11 @@ class AgentClient:
         self._use(config, version)
 
     def _use(self, config: ClientConfig, version: str) -> None:
+        # The HTTP stack is imported when a request is about to be made: a process whose token is stored never
+        # loads it (start-up cost).
+        from ._http.connections import SessionPool
+        from ._http.transport import Transport
+
         with self._lock:
             self._config = config
             self.version = version

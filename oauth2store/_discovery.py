@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import DiscoveryError, ProtocolError
-from ._http.transport import Transport
 from ._http.values import HttpResponse, parse_json_object
 from ._types import REDIRECT_GRANT_TYPES
 from ._validation import Kind, Rules, check
+
+if TYPE_CHECKING:
+    from ._http.transport import Transport
 
 logger = logging.getLogger(__name__)
 

@@ -12,16 +12,18 @@ import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._errors import OAuth2StoreError, Problem, ProtocolError, RegistrationError
 from ._http.endpoints import same_origin
-from ._http.transport import Transport
 from ._http.values import HttpResponse
 from ._jwx import algorithms
 from ._tokens import utc_from_timestamp
 from ._types import TokenEndpointAuthMethod
 from ._validation import Rules, check, is_absolute_url
+
+if TYPE_CHECKING:
+    from ._http.transport import Transport
 
 #: IRIS #8881: the server definition offers no registration endpoint.
 NO_REGISTRATION_ENDPOINT = 8881

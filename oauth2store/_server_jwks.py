@@ -22,14 +22,16 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ._cache_expiry import DEFAULT_POLICY, CachePolicy, expiry_from_headers, is_expired
 from ._errors import JWKSError, url_without_query
-from ._http.transport import Transport
 from ._http.values import HttpResponse
 from ._jwx.jwk import KeySet
 from ._lru import LRUCache
+
+if TYPE_CHECKING:
+    from ._http.transport import Transport
 
 #: Least time between two forced refreshes of one server's JWKS for an unknown `kid`.
 UNKNOWN_KID_COOLDOWN = 30.0

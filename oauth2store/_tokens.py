@@ -12,12 +12,14 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._client_auth import ClientIdentity, authenticate
 from ._errors import OAuthServerError, Problem, ProtocolError
-from ._http.transport import Transport
 from ._http.values import HttpResponse, TlsSettings
+
+if TYPE_CHECKING:
+    from ._http.transport import Transport
 
 #: Lifetime assumed for a token response without expires_in.
 DEFAULT_LIFETIME = timedelta(hours=1)

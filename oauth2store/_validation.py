@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from urllib3.util import parse_url
-
 from ._errors import Problem
 
 #: The range of an SQL INTEGER (PostgreSQL `integer`), and of a BIGINT (SQLite's own integers are 64-bit).
@@ -163,6 +161,9 @@ def url_problem(value: str) -> str | None:
         return "must have an ASCII host name or IP address (IDNA names in their xn-- form)"
     if port == 0:
         return "must not use port 0"
+    # urllib3 is imported when a URL is first judged, not with the package (start-up cost).
+    from urllib3.util import parse_url
+
     try:
         seen = parse_url(value)
     except ValueError:

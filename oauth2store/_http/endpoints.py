@@ -14,8 +14,6 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
-from urllib3.util import parse_url
-
 from .._errors import InsecureEndpointError
 from .._validation import NOT_ABSOLUTE, url_problem
 
@@ -91,6 +89,8 @@ def check_endpoint(
     problem = url_problem(url) if isinstance(url, str) else NOT_ABSOLUTE
     if problem is not None:
         raise InsecureEndpointError(url if isinstance(url, str) else "", None if problem == NOT_ABSOLUTE else problem)
+    from urllib3.util import parse_url
+
     target = parse_url(url)
     host = (target.host or "").strip("[]")
     issuer_host = _host_of(issuer)

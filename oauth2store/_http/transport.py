@@ -39,12 +39,8 @@ from .endpoints import (
     private_allowed,
     refuse_private,
 )
-from .values import FormData, HttpResponse, RetryPolicy, TlsSettings
+from .values import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, FormData, HttpResponse, RetryPolicy, TlsSettings
 
-#: Seconds to connect and to wait for each read.
-DEFAULT_TIMEOUT = (5.0, 15.0)
-#: Seconds one whole call may take: every attempt, read and backoff of it.
-DEFAULT_DEADLINE = 20.0
 #: Largest response body read from an authorization server.
 DEFAULT_MAX_RESPONSE_BYTES = 1 << 20
 #: Same-origin redirects followed for a GET.

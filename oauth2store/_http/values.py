@@ -16,6 +16,11 @@ from typing import Any
 
 from .._errors import ProtocolError
 
+#: Seconds to connect and to wait for each read.
+DEFAULT_TIMEOUT = (5.0, 15.0)
+#: Seconds one whole call may take: every attempt, read and backoff of it.
+DEFAULT_DEADLINE = 20.0
+
 #: A form body: a mapping, or pairs when a name repeats (e.g. several RFC 8707 resources).
 FormData = Mapping[str, str] | Sequence[tuple[str, str]]
 

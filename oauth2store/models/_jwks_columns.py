@@ -16,10 +16,10 @@ from sqlalchemy import inspect
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .._cache_expiry import DEFAULT_POLICY, CachePolicy
-from .._http.transport import Transport
 from .._server_jwks import CachedJWKS, ServerJWKS, refresh_jwks
 
 if TYPE_CHECKING:
+    from .._http.transport import Transport
     from .server_definition import ServerDefinition
 
 

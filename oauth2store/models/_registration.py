@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import requests
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from .._errors import KeyMaterialError, Problem, ValidationError
-from .._http.transport import Transport
 from .._http.values import RetryPolicy
 from .._registration import (
     NO_REGISTRATION_ENDPOINT,
@@ -35,6 +33,9 @@ from .client_metadata import ClientMetadata
 from .ssl_configuration import transport_for
 
 if TYPE_CHECKING:
+    import requests
+
+    from .._http.transport import Transport
     from .client import Client
 
 #: A create is not retried: a retry after a lost answer would register a second client.

@@ -20,14 +20,13 @@ import warnings
 from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, event, select
 from sqlalchemy.orm import Mapped, Session, composite, mapped_column, object_session, relationship
 from sqlalchemy.orm.attributes import get_history
 
 from .._errors import DuplicateError, NotFoundError, Problem
-from .._http.transport import Transport
 from .._queries import ListQuery
 from .._tokens import introspect_token, revoke_token
 from .._types import (
@@ -52,6 +51,9 @@ from .endpoint import Endpoint, endpoint_or_none
 from .server_definition import ServerDefinition
 from .ssl_configuration import SSLConfiguration, transport_for
 from .x509_credentials import X509Credentials
+
+if TYPE_CHECKING:
+    from .._http.transport import Transport
 
 
 def _renamed(old: str, new: str) -> None:

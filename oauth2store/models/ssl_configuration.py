@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import requests
 from sqlalchemy.orm import Mapped, Session
 
 from .._errors import InUseError, NotFoundError, Problem, ValidationError
-from .._http.connections import SessionPool
-from .._http.transport import Transport
 from .._http.values import RetryPolicy, TlsSettings
 from .._pem import certificate_problems, private_key_problems
 from .._state import state_of
@@ -23,6 +21,11 @@ from .._validation import Kind
 from ._references import referencing
 from ._validated import Validated
 from .base import Base, iris_property
+
+if TYPE_CHECKING:
+    import requests
+
+    from .._http.transport import Transport
 
 #: The configuration migration 0001 creates: verify peers against the system CA store.
 DEFAULT_SSL_CONFIGURATION = "default"
@@ -113,6 +116,11 @@ def transport_for(
         NotFoundError: no TLS configuration has that name.
         ValidationError: the configuration is disabled.
     """
+    # The HTTP stack (requests, urllib3) is imported when a call is about to be made, not with the models: a
+    # short-lived process whose token is stored never loads it (start-up cost).
+    from .._http.connections import SessionPool
+    from .._http.transport import Transport
+
     configuration = session.get(SSLConfiguration, name)
     if configuration is None:
         raise NotFoundError(SSLConfiguration.kind, name)

@@ -28,7 +28,7 @@ from ._registration import secret_expiry_problem
 from ._state import state_of
 from ._store import Store
 from ._token_cache import renewal
-from ._token_cache.failures import RECORDED
+from ._token_cache.failures import MAX_BACKOFF, RECORDED
 from ._token_cache.keys import Entry, Skew, session_id
 from ._token_cache.process import process_cache
 from ._token_cache.reader import Stored
@@ -106,6 +106,7 @@ class AgentClient:
         timeout: tuple[float, float] = DEFAULT_TIMEOUT,
         deadline: float = DEFAULT_DEADLINE,
         follow_interval: float = DEFAULT_FOLLOW_INTERVAL,
+        max_backoff: float = MAX_BACKOFF,
         allow_insecure_http: bool = False,
         allow_private_network: bool = False,
         http_session: requests.Session | None = None,
@@ -128,6 +129,8 @@ class AgentClient:
         self.timeout = timeout
         self.deadline = deadline
         self.follow_interval = follow_interval
+        #: The longest wait (seconds) after failed renewals before the server is asked again (without Retry-After).
+        self.max_backoff = max_backoff
         #: Seconds a renewal lease lasts: longer than any renewal can take.
         self.lease = deadline + LEASE_MARGIN
         self.allow_insecure_http = allow_insecure_http
@@ -390,6 +393,7 @@ class AgentClient:
                 error=exc,
                 now=now,
                 valid_until=valid_until,
+                max_backoff=self.max_backoff,
             )
             if fallback is None:
                 raise

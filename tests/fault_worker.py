@@ -1,6 +1,6 @@
 """One process of the fault tests: threads calling `get_token` on a shared store for a while; prints a JSON summary.
 
-Usage: fault_worker.py URL APPLICATION THREADS SECONDS DEADLINE [PAUSE]. It prints READY once its agent is loaded,
+Usage: fault_worker.py URL APPLICATION THREADS SECONDS DEADLINE [PAUSE [MAX_BACKOFF]]. It prints READY once its agent is loaded,
 waits for a line on stdin (the common start), then calls from THREADS threads for SECONDS seconds. The summary
 counts calls, errors by class (with one message of each), tokens handed out after their expiry, the distinct
 tokens seen (by digest, never the tokens) and the slowest call.
@@ -18,9 +18,11 @@ from collections import Counter
 from oauth2store import AgentClient, OAuth2StoreError, Store
 
 
-def main(url: str, application_name: str, threads: int, seconds: float, deadline: float, pause: float) -> None:
+def main(
+    url: str, application_name: str, threads: int, seconds: float, deadline: float, pause: float, max_backoff: float
+) -> None:
     store = Store(url)
-    agent = AgentClient(store, application_name, deadline=deadline, follow_interval=0.5)
+    agent = AgentClient(store, application_name, deadline=deadline, follow_interval=0.5, max_backoff=max_backoff)
     print("READY", flush=True)
     sys.stdin.readline()
     calls = expired = 0
@@ -69,4 +71,5 @@ def main(url: str, application_name: str, threads: int, seconds: float, deadline
 
 if __name__ == "__main__":
     pause = float(sys.argv[6]) if len(sys.argv) > 6 else 0.02
-    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), pause)
+    max_backoff = float(sys.argv[7]) if len(sys.argv) > 7 else 60.0
+    main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), pause, max_backoff)

@@ -90,11 +90,17 @@ class Failure:
         return exc
 
 
-def retry_at(exc: OAuth2StoreError, failures: int, now: float, rand: Callable[[], float] = random.random) -> float:
+def retry_at(
+    exc: OAuth2StoreError,
+    failures: int,
+    now: float,
+    rand: Callable[[], float] = random.random,
+    max_backoff: float = MAX_BACKOFF,
+) -> float:
     """The epoch second from which the server may be asked again, after `failures` consecutive failures."""
     if isinstance(exc, TransportError) and exc.retry_after is not None:
         return now + min(max(exc.retry_after, 0.0), MAX_RETRY_AFTER)
     if isinstance(exc, OAuthServerError):
         return now + CONFIGURATION_HOLD
-    ceiling = min(MAX_BACKOFF, FIRST_BACKOFF * 2.0 ** max(failures - 1, 0))
+    ceiling = min(max_backoff, FIRST_BACKOFF * 2.0 ** max(failures - 1, 0))
     return now + ceiling / 2 + rand() * ceiling / 2  # equal jitter: spread out, never next to nothing

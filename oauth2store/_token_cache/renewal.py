@@ -36,7 +36,7 @@ from .._tokens import Token
 from ..models.access_token import CLIENT_CREDENTIALS, AccessToken, token_hash
 from ..models.client import Client
 from ..models.token_renewal import token_renewal
-from .failures import Failure, retry_at
+from .failures import MAX_BACKOFF, Failure, retry_at
 from .reader import token_from
 
 _HOST = socket.gethostname()[:40]
@@ -232,6 +232,7 @@ def fail(
     error: OAuth2StoreError,
     now: float,
     valid_until: float | None = None,
+    max_backoff: float = MAX_BACKOFF,
 ) -> float:
     """Record a failed renewal (and end the lease); the epoch second from which the server may be asked again.
 
@@ -243,7 +244,7 @@ def fail(
         if row is None:
             return retry_at(error, 1, now)  # the lease was lost meanwhile: the new renewer records its own
         failures = row.Failures + 1 if row.FailureVersion == version else 1
-        at = retry_at(error, failures, now)
+        at = retry_at(error, failures, now, max_backoff=max_backoff)
         if valid_until is not None and getattr(error, "retry_after", None) is None:
             at = min(at, valid_until)
         _set_renewal(

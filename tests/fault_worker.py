@@ -1,8 +1,8 @@
 """One process of the fault tests: threads calling `get_token` on a shared store for a while; prints a JSON summary.
 
 Usage: fault_worker.py URL APPLICATION THREADS SECONDS DEADLINE [PAUSE [MAX_BACKOFF]]. It prints READY once its
-agent is loaded, waits for a line on stdin (the common start), then calls from THREADS threads for SECONDS seconds. The summary
-counts calls, errors by class (with one message of each), tokens handed out after their expiry, the distinct
+agent is loaded, waits for a line on stdin (the common start), then calls from THREADS threads for SECONDS
+seconds. The summary counts calls, errors by class (with one message of each), tokens handed out after their expiry, the distinct
 tokens seen (by digest, never the tokens) and the slowest call.
 """
 

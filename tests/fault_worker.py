@@ -2,8 +2,8 @@
 
 Usage: fault_worker.py URL APPLICATION THREADS SECONDS DEADLINE [PAUSE [MAX_BACKOFF]]. It prints READY once its
 agent is loaded, waits for a line on stdin (the common start), then calls from THREADS threads for SECONDS
-seconds. The summary counts calls, errors by class (with one message of each), tokens handed out after their expiry, the distinct
-tokens seen (by digest, never the tokens) and the slowest call.
+seconds. The summary counts calls, errors by class (with one message of each), tokens handed out after their
+expiry, the distinct tokens seen (by digest, never the tokens) and the slowest call.
 """
 
 from __future__ import annotations

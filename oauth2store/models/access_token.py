@@ -40,6 +40,8 @@ class AccessToken(Validated, Base):
     __table_args__ = (
         UniqueConstraint("ApplicationName", "SessionId"),
         Index(None, "Hash"),
+        Index(None, "StateHash"),
+        Index(None, "LogoutState"),
     )
     kind = "AccessToken"
 
@@ -73,9 +75,29 @@ class AccessToken(Validated, Base):
     #: IRIS `ResponseType` and `ResponseMode` of the authorization request.
     response_type: Mapped[str | None] = iris_property("ResponseType", maxlen=256)
     response_mode: Mapped[str | None] = iris_property("ResponseMode", maxlen=64)
-    #: IRIS `State` and `Nonce` of the authorization request.
+    #: IRIS `State` and `Nonce` of the authorization request. The sign-in flow keeps no plaintext state (only
+    #: `state_hash`), so `state` stays empty on its rows; the nonce is kept to check the ID token against.
     state: Mapped[str | None] = iris_property("State", maxlen=256)
     nonce: Mapped[str | None] = iris_property("Nonce", maxlen=256)
+    #: The SHA-256 digest of the pending authorization request's `state`, by which the callback finds the row
+    #: (IRIS indexes `State` itself); cleared once the callback has used it. Not an IRIS property.
+    state_hash: Mapped[str | None] = iris_property("StateHash", maxlen=64)
+    #: IRIS `Stage`: "new" while an authorization request awaits its callback, "loggedin" once tokens are stored.
+    stage: Mapped[str | None] = iris_property("Stage", valuelist=("new", "loggedin"))
+    #: IRIS `CodeVerifier`: the PKCE (RFC 7636) verifier of the pending request. Secret.
+    code_verifier: Mapped[str | None] = iris_property("CodeVerifier", secret=True)
+    #: IRIS `RedirectURL`: the application's page the browser goes to after the callback.
+    redirect_url: Mapped[str | None] = iris_property("RedirectURL", maxlen=2048)
+    #: When the pending authorization request was made: it expires `pending_lifetime` later. Not an IRIS property.
+    requested_at: Mapped[datetime | None] = mapped_column("RequestedAt", UTCDateTime())
+    #: What the callback must check against what was sent (`redirect_uri`, `max_age`), none of it secret.
+    request_parameters: Mapped[dict[str, Any] | None] = iris_property("RequestParameters", Kind.JSON)
+    #: IRIS `LogoutState`, as the SHA-256 digest of the state sent with an RP-initiated logout (the plaintext is
+    #: never stored), and IRIS `LogoutRedirectURL`, the page to go to once logged out.
+    logout_state: Mapped[str | None] = iris_property("LogoutState", maxlen=64)
+    logout_redirect_url: Mapped[str | None] = iris_property("LogoutRedirectURL", maxlen=2048)
+    #: When the logout was started: an abandoned logout expires like a pending request. Not an IRIS property.
+    logout_requested_at: Mapped[datetime | None] = mapped_column("LogoutRequestedAt", UTCDateTime())
     #: IRIS `Hash` and `IDHash`: digests for looking a token up without storing it in the clear.
     hash: Mapped[str | None] = iris_property("Hash", maxlen=128)
     id_hash: Mapped[str | None] = iris_property("IDHash", maxlen=128)

@@ -47,6 +47,11 @@ EXPECTED = {
     "TlsSettings",
     "SigningKey",
     "signing_key",
+    # signing users in
+    "SignIn",
+    "AuthorizationRequest",
+    "SignedIn",
+    "SessionTokens",
     # the error tree
     "OAuth2StoreError",
     "Problem",
@@ -65,6 +70,8 @@ EXPECTED = {
     "DiscoveryError",
     "OAuthServerError",
     "RegistrationError",
+    "AuthorizationError",
+    "CallbackError",
     "JWKSError",
     "JWTValidationError",
     "__version__",

@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, and_, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -26,6 +26,10 @@ if TYPE_CHECKING:
 
 #: The grant recorded on the tokens a client obtains for itself (the agent's).
 CLIENT_CREDENTIALS = "client_credentials"
+#: The grant recorded on a signed-in user's tokens.
+AUTHORIZATION_CODE = "authorization_code"
+#: How long an authorization request (or an RP-initiated logout) waits for its callback by default.
+DEFAULT_PENDING_LIFETIME = timedelta(minutes=10)
 
 
 def token_hash(access_token: str) -> str:
@@ -158,3 +162,49 @@ class AccessToken(Validated, Base):
         return session.scalars(
             select(cls).where(cls.application_name == application_name, cls.session_id == session_id)
         ).one_or_none()
+
+    @classmethod
+    def Cleanup(
+        cls,
+        session: Session,
+        now: datetime | None = None,
+        *,
+        pending_lifetime: timedelta = DEFAULT_PENDING_LIFETIME,
+        application_name: str | None = None,
+    ) -> int:
+        """Remove expired tokens that cannot be refreshed and abandoned authorization requests (IRIS `Cleanup`).
+
+        A row goes when its access token has expired and it holds no refresh token, or when it holds no access
+        token and its authorization request is older than `pending_lifetime`; a row with tokens keeps them, and
+        an abandoned re-authorization or logout on it is only forgotten. Rows are deleted through the session,
+        one by one, so this process's token cache hears of each. Returns the number of rows deleted.
+        """
+        moment = now or datetime.now(UTC)
+        abandoned = moment - pending_lifetime
+        expired = and_(cls.access_token.is_not(None), cls.expires <= moment, cls.refresh_token.is_(None))
+        unanswered = and_(cls.access_token.is_(None), or_(cls.requested_at.is_(None), cls.requested_at <= abandoned))
+        statement = select(cls).where(or_(expired, unanswered))
+        stale = select(cls).where(
+            cls.access_token.is_not(None),
+            or_(cls.requested_at <= abandoned, cls.logout_requested_at <= abandoned),
+        )
+        if application_name is not None:
+            statement = statement.where(cls.application_name == application_name)
+            stale = stale.where(cls.application_name == application_name)
+        rows = list(session.scalars(statement))
+        for row in rows:
+            session.delete(row)
+        for row in session.scalars(stale):
+            if row.requested_at is not None and row.requested_at <= abandoned:
+                row.forget_request()
+            if row.logout_requested_at is not None and row.logout_requested_at <= abandoned:
+                row.logout_state = row.logout_redirect_url = row.logout_requested_at = None
+        session.flush()
+        return len(rows)
+
+    def forget_request(self) -> None:
+        """End the pending authorization request: its state, verifier and times are no longer kept."""
+        self.state_hash = None
+        self.code_verifier = None
+        self.requested_at = None
+        self.request_parameters = None

@@ -2,8 +2,8 @@
 
 All 44 members IRIS keeps: 12 URLs, 26 lists and 6 flags, under their RFC names as column names, plus the three
 that signing users in needs (RFC 9126 pushed authorization requests, RFC 9207 `iss` in authorization responses).
-None has a VALUELIST. IRIS stores this object in its own row referenced by `ServerDefinition.Metadata`; here the row is keyed by
-its server definition and deleted with it (ON DELETE CASCADE).
+None has a VALUELIST. IRIS stores this object in its own row referenced by `ServerDefinition.Metadata`; here the
+row is keyed by its server definition and deleted with it (ON DELETE CASCADE).
 """
 
 from __future__ import annotations

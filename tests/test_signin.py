@@ -224,10 +224,16 @@ def test_revoke_token_remove_access_token_and_cleanup(store: Store, provider: Oi
     signin = SignIn(store, "web")
     browser = signed_in(signin, "s1", scope="openid")
     signed_in(signin, "s2", browser, scope="openid")
+    refreshed = SignIn(store, "web", clock=lambda: datetime.now(UTC).timestamp() + 290)
+    assert refreshed.is_authorized("s1").is_authorized  # a refresh: s1 has a renewal row now
+    with store.engine.connect() as connection:
+        assert connection.execute(text('SELECT COUNT(*) FROM "OAuth2_TokenRenewal"')).scalar_one() == 1
     assert signin.revoke_token("s1") and not signin.revoke_token("s1")
     assert signin.remove_access_token("s2") and not signin.remove_access_token("s2")
     signin.authorization_url("abandoned", scope="openid")
     later = SignIn(store, "web", clock=lambda: datetime.now(UTC).timestamp() + 601)
     assert later.cleanup() == 1
     assert rows(store) == []
+    with store.engine.connect() as connection:  # no renewal row is left for sessions that are gone
+        assert connection.execute(text('SELECT COUNT(*) FROM "OAuth2_TokenRenewal"')).scalar_one() == 0
     assert AccessToken.Cleanup.__doc__ and timedelta(minutes=10) == later.pending_lifetime

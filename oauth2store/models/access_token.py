@@ -10,7 +10,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, and_, or_, select
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, and_, delete, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from sqlalchemy.orm.attributes import get_history
 
@@ -19,6 +19,7 @@ from .._validation import Kind, check
 from ._references import mapped_class, missing_reference
 from ._validated import Validated
 from .base import Base, UTCDateTime, iris_property
+from .token_renewal import token_renewal
 
 if TYPE_CHECKING:
     from .client import Client
@@ -200,6 +201,7 @@ class AccessToken(Validated, Base):
             if row.logout_requested_at is not None and row.logout_requested_at <= abandoned:
                 row.logout_state = row.logout_redirect_url = row.logout_requested_at = None
         session.flush()
+        _drop_idle_renewals(session, moment, application_name)
         return len(rows)
 
     def forget_request(self) -> None:
@@ -208,3 +210,18 @@ class AccessToken(Validated, Base):
         self.code_verifier = None
         self.requested_at = None
         self.request_parameters = None
+
+
+def _drop_idle_renewals(session: Session, now: datetime, application_name: str | None) -> None:
+    """Delete the renewal rows (OAuth2_TokenRenewal) of keys that hold no token any more and no live lease."""
+    renewal = token_renewal.c
+    tokens = AccessToken.__table__.c
+    holds_token = (
+        select(tokens.ID)
+        .where(tokens.ApplicationName == renewal.ApplicationName, tokens.SessionId == renewal.SessionId)
+        .exists()
+    )
+    idle = and_(~holds_token, or_(renewal.LeaseExpires.is_(None), renewal.LeaseExpires < now.timestamp()))
+    if application_name is not None:
+        idle = and_(idle, renewal.ApplicationName == application_name)
+    session.execute(delete(token_renewal).where(idle))

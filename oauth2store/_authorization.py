@@ -9,6 +9,7 @@ verifier) are random, single use, and never appear in a message.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import secrets
 from collections.abc import Mapping, Sequence
@@ -162,6 +163,30 @@ def request_parameters(request: PendingRequest) -> list[tuple[str, str]]:
     if request.response_mode != "query":
         parameters.append(("response_mode", request.response_mode))
     return parameters + list(request.extra)
+
+
+def loopback_redirect_uri(registered: str | None, port: object) -> str | None:
+    """The redirect URI of a native app on `port` (RFC 8252 §7.3): the client's registered redirect URI with that
+    port, when it is a loopback one (http on an IP literal such as 127.0.0.1 or [::1]; never `localhost`, §8.3),
+    which the server must then accept on any port; None when the registered one is not.
+
+    Raises:
+        ValidationError: `port` is not a TCP port (1 to 65535).
+    """
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ValidationError("AuthorizationRequest", None, [_Problem("loopback_port", "must be from 1 to 65535")])
+    if not registered:
+        return None
+    parts = urlsplit(registered)
+    host = parts.hostname or ""
+    try:
+        loopback = parts.scheme == "http" and ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return None
+    if not loopback:
+        return None
+    literal = f"[{host}]" if ":" in host else host
+    return urlunsplit(("http", f"{literal}:{port}", parts.path, parts.query, ""))
 
 
 def with_query(endpoint: str, parameters: Sequence[tuple[str, str]]) -> str:

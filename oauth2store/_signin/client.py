@@ -27,6 +27,7 @@ from .._authorization import (
     check_issuer,
     digest,
     has_openid,
+    loopback_redirect_uri,
     new_request,
     parse_callback,
     process_par_response,
@@ -205,6 +206,7 @@ class SignIn:
         properties: Mapping[str, Any] | None = None,
         response_mode: str = "query",
         pushed: bool | None = None,
+        loopback_port: int | None = None,
     ) -> AuthorizationRequest:
         """Where to send the browser to sign the session in (IRIS `GetAuthorizationCodeEndpoint`).
 
@@ -213,11 +215,14 @@ class SignIn:
         page to go to after the callback). `scope` defaults to the client's default_scope; `properties` are extra
         request parameters (prompt, login_hint, max_age, acr_values, claims, resource, ...). A pushed
         authorization request (RFC 9126) is made when the server requires one or `pushed` is True.
+        `loopback_port` is for native apps (RFC 8252 §7.3, `oauth2store login`): the client's loopback
+        redirection endpoint (http://127.0.0.1/...) is sent with that port, where the app listens.
 
         Raises:
-            ValidationError: a bad session id, response mode or property.
-            ClientNotUsableError: the client has no redirection endpoint, its server no authorization endpoint
-                (or no PAR endpoint when PAR is asked for), or it cannot get tokens (disabled, unregistered).
+            ValidationError: a bad session id, response mode, property or loopback port.
+            ClientNotUsableError: the client has no redirection endpoint (a loopback one with `loopback_port`),
+                its server no authorization endpoint (or no PAR endpoint when PAR is asked for), or it cannot
+                get tokens (disabled, unregistered).
             NotFoundError: no such client.
             OAuthServerError, TransportError, ProtocolError: the pushed authorization request failed.
         """
@@ -226,14 +231,20 @@ class SignIn:
         with self.store.session() as session:
             loaded = self._load(session, now)
         config, endpoints = loaded.config, loaded.endpoints
-        if not endpoints.redirect_uri:
+        redirect_uri = endpoints.redirect_uri
+        if loopback_port is not None:
+            redirect_uri = loopback_redirect_uri(redirect_uri, loopback_port)
+            if redirect_uri is None:
+                reason = "its redirection_endpoint is not a loopback one (http://127.0.0.1/... or http://[::1]/...)"
+                raise ClientNotUsableError(self.application_name, reason)
+        if not redirect_uri:
             raise ClientNotUsableError(self.application_name, "it has no redirection_endpoint to sign users in with")
         if not endpoints.authorization_endpoint:
             raise ClientNotUsableError(self.application_name, "its server has no authorization_endpoint")
         wanted = _scope_text(scope) if scope is not None else _scope_text(config.default_scope)
         pending = new_request(
             client_id=config.identity.client_id,
-            redirect_uri=endpoints.redirect_uri,
+            redirect_uri=redirect_uri,
             scope=wanted,
             response_mode=response_mode,
             properties=properties,

@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import click
 
 from .._store import URL_VARIABLE
-from . import client, db, jwks, keys, registration, server, tokens, transfer
+from . import client, db, jwks, keys, login, registration, server, tokens, transfer
 from ._context import Settings, refuse_text_that_is_not_utf8
 from ._failures import report
 
@@ -57,6 +57,8 @@ for command in (
     registration.register_command,
     transfer.export_command,
     transfer.import_command,
+    login.login_command,
+    login.logout_command,
 ):
     cli.add_command(command)
 

@@ -154,6 +154,17 @@ def test_an_error_answer_ends_the_login_with_its_page(
     assert "not signed in" in shell("token", "cli-app", "--session", "default", expect=EXIT_NOT_FOUND)
 
 
+def test_a_forged_answer_is_refused_and_ends_the_login(store_url: str, native: dict[str, Any]) -> None:
+    login = Login(store_url, "cli-app")
+    state = parse_qs(urlsplit(login.url).query)["state"][0]
+    page = requests.get(f"{login.redirect_uri}?state={state}&state=other&code=c", timeout=60)
+    assert page.status_code == 400 and "state must be given once" in page.text
+    code, _, err = login.finish()
+    assert code == EXIT_INVALID and "error: callback refused: state must be given once" in err
+    row = stored_row(store_url, "default")
+    assert row is not None and row.access_token is None and row.stage == "new"  # still pending, nothing stored
+
+
 def test_login_times_out(
     shell: Shell, capsys: pytest.CaptureFixture[str], store_url: str, native: dict[str, Any]
 ) -> None:

@@ -17,7 +17,7 @@ from html import escape
 from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Self
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from .._errors import OAuth2StoreError
 
@@ -57,7 +57,7 @@ class LoopbackListener:
         self._claimed = threading.Lock()
         self._done = threading.Event()
         self._failure: BaseException | None = None
-        self._handle: Callable[[dict[str, str]], object] | None = None
+        self._handle: Callable[[dict[str, list[str]]], object] | None = None
         self._server = _Server(host, self._handler_class())
         self.port: int = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="oauth2store-login", daemon=True)
@@ -70,7 +70,7 @@ class LoopbackListener:
     ) -> None:
         self.close()
 
-    def wait(self, handle: Callable[[dict[str, str]], object], timeout: float) -> bool:
+    def wait(self, handle: Callable[[dict[str, list[str]]], object], timeout: float) -> bool:
         """Serve until an answer arrives and `handle` has run on its parameters (whatever `handle` raised is
         raised here, after the browser got its page); False when none came within `timeout` seconds."""
         self._handle = handle
@@ -86,7 +86,7 @@ class LoopbackListener:
             self._server.shutdown()
         self._server.server_close()
 
-    def _answer(self, parameters: dict[str, str]) -> tuple[int, str, str] | None:
+    def _answer(self, parameters: dict[str, list[str]]) -> tuple[int, str, str] | None:
         """Hand the first answer to `handle`; the page for the browser, or None when another answer was first."""
         if not self._claimed.acquire(blocking=False):
             return None
@@ -114,7 +114,7 @@ class LoopbackListener:
 
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
-                parameters = dict(parse_qsl(parts.query, keep_blank_values=True))
+                parameters = parse_qs(parts.query, keep_blank_values=True)  # a repeated member is refused
                 if parts.path != listener.path or not _ANSWER & set(parameters):
                     self._page(404, "Not found", "This is the sign-in listener of oauth2store login.")
                     return

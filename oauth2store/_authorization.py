@@ -1,9 +1,10 @@
 """The authorization code request and response on plain values (RFC 6749 §4.1, RFC 7636, RFC 9126, RFC 9207).
 
 IRIS `%SYS.OAuth2.Authorization`'s internals (`CreateState`, `CreateNonce`, `MakeCodeVerifier`,
-`MakeAuthorizationCodeURL`) and the parsing half of its `OAuth2.Response` page, without I/O: the one HTTP call here
-(`push_authorization_request`) goes through the transport it is given. Secrets made here (state, nonce, code
-verifier) are random, single use, and never appear in a message.
+`MakeAuthorizationCodeURL`) and the parsing half of its `OAuth2.Response` page, without I/O: a pushed authorization
+request is POSTed by the caller (`_tokens.post_authenticated`, with the client's authentication) and its answer
+read here. Secrets made here (state, nonce, code verifier) are random, single use, and never appear in a message
+or a repr.
 """
 
 from __future__ import annotations

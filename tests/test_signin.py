@@ -15,6 +15,7 @@ from signin_setup import POST_LOGOUT_URI, REDIRECT_URI, define_web_client, regis
 from sqlalchemy import text
 
 from oauth2store import AccessToken, AuthorizationError, SignIn, Store, ValidationError
+from oauth2store._encryption.cipher import SEALED_PREFIX
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_the_state_is_stored_as_a_digest_and_the_verifier_encrypted(store: Store
             text('SELECT "State", "StateHash", "CodeVerifier", "Stage" FROM "OAuth2_AccessToken"')
         ).one()
     assert stored.State is None and state not in stored.StateHash and stored.Stage == "new"
-    assert stored.CodeVerifier.startswith("v1:") or "." in stored.CodeVerifier or len(stored.CodeVerifier) > 60
+    assert stored.CodeVerifier.startswith(SEALED_PREFIX)
     with store.session() as session:
         row = AccessToken.OpenForSession(session, "web", "s1")
         assert row is not None and row.code_verifier is not None

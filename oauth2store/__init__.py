@@ -17,6 +17,8 @@ from ._documents import import_document as import_document
 from ._documents import write_document as write_document
 from ._encryption.cipher import generate_store_key as generate_store_key
 from ._encryption.registry import register_store_key as register_store_key
+from ._errors import AuthorizationError as AuthorizationError
+from ._errors import CallbackError as CallbackError
 from ._errors import ClientNotUsableError as ClientNotUsableError
 from ._errors import DiscoveryError as DiscoveryError
 from ._errors import DuplicateError as DuplicateError
@@ -40,6 +42,10 @@ from ._http.values import RetryPolicy as RetryPolicy
 from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
 from ._queries import ListQuery as ListQuery
+from ._signin import AuthorizationRequest as AuthorizationRequest
+from ._signin import SessionTokens as SessionTokens
+from ._signin import SignedIn as SignedIn
+from ._signin import SignIn as SignIn
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
 from ._tokens import Token as Token
@@ -65,7 +71,10 @@ __all__ = [
     "AccessToken",
     "AgentClient",
     "AuthenticationType",
+    "AuthorizationError",
+    "AuthorizationRequest",
     "Base",
+    "CallbackError",
     "Client",
     "ClientKey",
     "ClientMetadata",
@@ -94,6 +103,9 @@ __all__ = [
     "SchemaVersionError",
     "ServerDefinition",
     "ServerMetadata",
+    "SessionTokens",
+    "SignIn",
+    "SignedIn",
     "SigningKey",
     "Skew",
     "Store",

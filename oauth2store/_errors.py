@@ -18,6 +18,8 @@
     │   └── DiscoveryError              .issuer: a discovery document oauth2store refuses to store
     ├── OAuthServerError                .error, .error_description, .error_uri, .status_code (RFC 6749 §5.2)
     │   └── RegistrationError           the server refused a registration request (RFC 7591 §3.2.2, RFC 7592)
+    ├── AuthorizationError              .error, .error_description, .error_uri: an authorization response's error
+    ├── CallbackError (ValueError)      .reason: a sign-in or logout callback refused (unknown, used or expired state)
     ├── JWKSError                       a JWKS that cannot be used (private or malformed keys)
     └── JWTValidationError              .check: which check a JWT failed (alg, kid, signature, exp, aud, ...)
 
@@ -280,3 +282,28 @@ class RegistrationError(OAuthServerError):
     RFC 6750 answer (`invalid_token` for a wrong initial or registration access token). Nothing was stored."""
 
     outcome = "refused the registration request:"
+
+
+class AuthorizationError(OAuth2StoreError):
+    """The authorization server answered an authorization request with an error (RFC 6749 §4.1.2.1), e.g.
+    `access_denied` when the user declined; the error is also stored on the session's row (IRIS `Error`)."""
+
+    exit_code = 7
+
+    def __init__(self, error: str, error_description: str | None = None, error_uri: str | None = None) -> None:
+        self.error = error
+        self.error_description = error_description
+        self.error_uri = error_uri
+        detail = f": {error_description}" if error_description else ""
+        super().__init__(f"the authorization server refused the sign-in: {error}{detail}")
+
+
+class CallbackError(OAuth2StoreError, ValueError):
+    """A sign-in or logout callback was refused before anything was stored: an unknown, already used or expired
+    `state`, another application's state, a wrong `iss` (RFC 9207), or a missing `code`."""
+
+    exit_code = 3
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"callback refused: {reason}")

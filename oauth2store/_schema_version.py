@@ -13,7 +13,7 @@ from sqlalchemy import Connection, String, column, inspect, select, table
 VERSION_TABLE = "oauth2store_alembic_version"
 
 #: The newest revision of the migrations in `alembic/versions` (a test checks it against alembic's scripts).
-HEAD_REVISION = "0005"
+HEAD_REVISION = "0006"
 
 _version_table = table(VERSION_TABLE, column("version_num", String(32)))
 

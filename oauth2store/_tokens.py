@@ -227,10 +227,19 @@ def post_authenticated(
         TransportError, ProtocolError, InsecureEndpointError.
     """
     credentials = authenticate(config.identity, now)
-    return transport.post_form(url, [*form, *credentials.form.items()], headers=credentials.headers)
+    # A member the authentication sets (client_id for `none` and `client_secret_post`) is sent once, its way.
+    fields = [item for item in form if item[0] not in credentials.form]
+    return transport.post_form(url, [*fields, *credentials.form.items()], headers=credentials.headers)
 
 
-def _post_token(config: ClientConfig, transport: Transport, endpoint: str, token: str, now: float) -> HttpResponse:
+def _post_token(
+    config: ClientConfig,
+    transport: Transport,
+    endpoint: str,
+    token: str,
+    now: float,
+    hint: str = "access_token",
+) -> HttpResponse:
     """POST `token` to the client's `endpoint` (a member of its Endpoints), authenticated as the client.
 
     Raises:
@@ -239,7 +248,7 @@ def _post_token(config: ClientConfig, transport: Transport, endpoint: str, token
     url = getattr(config.endpoints, endpoint)
     if not url:
         raise ProtocolError(config.endpoints.issuer, f"the server definition has no {endpoint}")
-    return post_authenticated(transport, config, url, [("token", token), ("token_type_hint", "access_token")], now)
+    return post_authenticated(transport, config, url, [("token", token), ("token_type_hint", hint)], now)
 
 
 def introspect_token(config: ClientConfig, transport: Transport, token: str, now: float) -> dict[str, Any]:
@@ -252,11 +261,70 @@ def introspect_token(config: ClientConfig, transport: Transport, token: str, now
     return process_introspection_response(_post_token(config, transport, "introspection_endpoint", token, now))
 
 
-def revoke_token(config: ClientConfig, transport: Transport, token: str, now: float) -> None:
-    """RFC 7009 revocation of `token`, authenticated as the client.
+def revoke_token(
+    config: ClientConfig,
+    transport: Transport,
+    token: str,
+    now: float,
+    hint: str = "access_token",
+) -> None:
+    """RFC 7009 revocation of `token` (`hint`: access_token or refresh_token), authenticated as the client.
 
     Raises:
         ProtocolError: the server has no revocation endpoint, or answered out of spec.
         OAuthServerError, TransportError.
     """
-    process_revocation_response(_post_token(config, transport, "revocation_endpoint", token, now))
+    process_revocation_response(_post_token(config, transport, "revocation_endpoint", token, now, hint))
+
+
+def build_authorization_code_form(code: str, redirect_uri: str, code_verifier: str | None) -> list[tuple[str, str]]:
+    """The form exchanging an authorization code (RFC 6749 §4.1.3, RFC 7636 §4.5): the same redirect_uri as sent."""
+    form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirect_uri)]
+    if code_verifier is not None:
+        form.append(("code_verifier", code_verifier))
+    return form
+
+
+def build_refresh_token_form(refresh_token: str) -> list[tuple[str, str]]:
+    """The form of a refresh (RFC 6749 §6); like IRIS `GetAccessTokenRefresh`, no scope: the grant's is kept."""
+    return [("grant_type", "refresh_token"), ("refresh_token", refresh_token)]
+
+
+@dataclass(frozen=True)
+class UserTokens:
+    """A token response for a user: the access token, and the refresh and ID tokens when the server sent them."""
+
+    token: Token
+    refresh_token: str | None = field(default=None, repr=False)
+    id_token: str | None = field(default=None, repr=False)
+    #: The response's other members (no token among them), kept as IRIS `ResponseProperties`.
+    properties: dict[str, Any] = field(default_factory=dict)
+
+
+_TOKEN_MEMBERS = frozenset({"access_token", "refresh_token", "id_token", "token_type", "scope"})
+
+
+def process_user_token_response(
+    response: HttpResponse,
+    *,
+    now: datetime,
+    requested_scope: str | None,
+    default_lifetime: timedelta = DEFAULT_LIFETIME,
+    unstorable: Callable[[str, str | None], list[Problem]] = lambda token_type, scope: [],
+) -> UserTokens:
+    """A successful token response of the authorization code or refresh grant (RFC 6749 §5.1, OIDC Core 3.1.3.3).
+
+    Raises:
+        OAuthServerError: the server refused (e.g. invalid_grant: a used or expired code or refresh token).
+        ProtocolError: the answer is not a valid token response.
+    """
+    token = process_token_response(
+        response, now=now, requested_scope=requested_scope, default_lifetime=default_lifetime, unstorable=unstorable
+    )
+    body = response.json_object() or {}
+    refresh_token, id_token = body.get("refresh_token"), body.get("id_token")
+    for name, value in (("refresh_token", refresh_token), ("id_token", id_token)):
+        if value is not None and (not isinstance(value, str) or not value or not _VSCHAR.fullmatch(value)):
+            raise ProtocolError(response.url, f"the token response's {name} is not a token", response.status_code)
+    properties = {name: value for name, value in body.items() if name not in _TOKEN_MEMBERS}
+    return UserTokens(token, refresh_token, id_token, properties)

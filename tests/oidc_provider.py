@@ -45,6 +45,8 @@ _CONFIG_KEYS: dict[str, str] = {
     "resource_scope": "resourceScope",
     "client_defaults": "clientDefaults",
     "rotate_registration_access_token": "rotateRegistrationAccessToken",
+    "sign_in": "signIn",
+    "require_pushed_authorization_requests": "requirePushedAuthorizationRequests",
 }
 
 # Talk to loopback directly even if the environment sets HTTP(S)_PROXY.
@@ -144,6 +146,8 @@ class OidcProvider:
         resource_scope: str | None = None,
         client_defaults: Mapping[str, Any] | None = None,
         rotate_registration_access_token: bool | None = None,
+        sign_in: bool | None = None,
+        require_pushed_authorization_requests: bool | None = None,
         port: int = 0,
         startup_timeout: float = 20.0,
         start: bool = True,
@@ -160,6 +164,8 @@ class OidcProvider:
             "resourceScope": resource_scope,
             "clientDefaults": dict(client_defaults) if client_defaults is not None else None,
             "rotateRegistrationAccessToken": rotate_registration_access_token,
+            "signIn": sign_in,
+            "requirePushedAuthorizationRequests": require_pushed_authorization_requests,
         }
         self.config.update({k: v for k, v in optional.items() if v is not None})
         self.startup_timeout = startup_timeout

@@ -25,6 +25,8 @@ from cli_shell import (
 )
 
 from oauth2store import (
+    AuthorizationError,
+    CallbackError,
     ClientNotUsableError,
     DiscoveryError,
     DuplicateError,
@@ -72,6 +74,8 @@ def test_every_error_class_declares_its_exit_code() -> None:
         DiscoveryError: EXIT_SERVER,
         OAuthServerError: EXIT_SERVER,
         RegistrationError: EXIT_SERVER,
+        AuthorizationError: EXIT_SERVER,
+        CallbackError: EXIT_INVALID,
         JWKSError: EXIT_SERVER,
         StoreKeyError: EXIT_KEY,
         KeyMaterialError: EXIT_KEY,

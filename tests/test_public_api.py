@@ -48,6 +48,11 @@ EXPECTED = {
     "TlsSettings",
     "SigningKey",
     "signing_key",
+    # signing users in
+    "SignIn",
+    "AuthorizationRequest",
+    "SignedIn",
+    "SessionTokens",
     # the error tree
     "OAuth2StoreError",
     "Problem",
@@ -66,6 +71,8 @@ EXPECTED = {
     "DiscoveryError",
     "OAuthServerError",
     "RegistrationError",
+    "AuthorizationError",
+    "CallbackError",
     "JWKSError",
     "JWTValidationError",
     "__version__",

@@ -190,12 +190,36 @@ def complete(
     A renewer that lost its lease (it took longer than the lease) or whose client changed meanwhile drops its
     result: the token is not stored, nor handed out as the cached one.
     """
+
+    def write(session: Session) -> bool:
+        _save_token(session, application_name, key, token, resources, version)
+        return True
+
+    return complete_with(engine, application_name, key, owner=owner, version=version, write=write)
+
+
+def complete_with(
+    engine: Engine,
+    application_name: str,
+    key: str,
+    *,
+    owner: str,
+    version: str,
+    write: Callable[[Session], bool],
+) -> bool:
+    """Like `complete`, with the caller's `write(session)`, which stores the result (True), or finds the stored
+    row changed meanwhile and leaves it (False: the lease stays the caller's, to `release`).
+
+    A user session's refresh writes the rotated refresh token and the ID token with the access token, and only
+    while the row still holds the refresh token it used: a newer token is never overwritten by an older one.
+    """
     with _short_transaction(engine) as session:
         current, _ = _definition(session, application_name)
         if _holds_lease(session, application_name, key, owner) is None or current != version:
             return False
         _check_key(session)
-        _save_token(session, application_name, key, token, resources, version)
+        if not write(session):
+            return False
         _set_renewal(
             session,
             application_name,

@@ -4,7 +4,7 @@ click (small, typed) gives subcommand groups, `--help` from docstrings, environm
 in-process test runner; argparse would need all of that written by hand.
 
 One module per command group: `db`, `server`, `client`, `keys`, `tokens` (token, introspect, revoke), `jwks`,
-`registration` (register) and `transfer` (export, import); `_context` (settings, sessions, parsing input),
+`registration` (register), `transfer` (export, import) and `login` (login, logout); `_context` (settings, sessions, parsing input),
 `_output` (tables, JSON, masks) and `_failures` (how a command ends) are what they share. The CLI is the top
 layer: it may import anything in oauth2store, and nothing there imports it.
 
@@ -40,6 +40,8 @@ COMMANDS = {
     "register": ("registration", "register_command"),
     "export": ("transfer", "export_command"),
     "import": ("transfer", "import_command"),
+    "login": ("login", "login_command"),
+    "logout": ("login", "logout_command"),
 }
 
 

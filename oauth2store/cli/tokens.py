@@ -1,5 +1,6 @@
 """`oauth2store token`, `introspect` and `revoke`: access tokens as the client (client credentials grant,
-RFC 7662, RFC 7009). `token` prints the token it got: that is its job; nothing else here prints a token."""
+RFC 7662, RFC 7009), or, with `token --session`, a person's token that `oauth2store login` stored. `token` prints
+the token it got: that is its job; nothing else here prints a token."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ def _token_argument(token: str) -> str:
 @click.argument("application_name")
 @click.option("--scope", "scopes", multiple=True, help="Scope to ask for (repeatable); default: the client's.")
 @click.option("--resource", "resources", multiple=True, metavar="URI", help="RFC 8707 resource (repeatable).")
+@click.option(
+    "--session",
+    "session_id",
+    metavar="NAME",
+    help="A person's token instead: the session `oauth2store login` signed in (refreshed when due).",
+)
 @allow_insecure_http
 @json_option("The token with its type, expiry and scope, as JSON.")
 @pass_settings
@@ -33,10 +40,23 @@ def token_command(
     application_name: str,
     scopes: tuple[str, ...],
     resources: tuple[str, ...],
+    session_id: str | None,
     allow_insecure_http: bool,
     as_json: bool,
 ) -> None:
-    """Print an access token for the client (client credentials grant; reused from the store while valid)."""
+    """Print an access token for the client (client credentials grant; reused from the store while valid), or
+    with --session the signed-in person's (refreshed when due)."""
+    if session_id is not None:
+        if resources:
+            raise click.UsageError("--resource is for client credentials tokens, not with --session")
+        from .login import session_token  # imported here: `token` without --session loads no sign-in code
+
+        user_token = session_token(settings, application_name, session_id, scopes, allow_insecure_http)
+        if as_json:
+            emit_json(user_token)
+        else:
+            click.echo(user_token["access_token"])
+        return
     agent = AgentClient(settings.store, application_name, allow_insecure_http=allow_insecure_http)
     got = agent.get_token(" ".join(scopes) if scopes else None, resource=list(resources) or None)
     if not as_json:

@@ -1,8 +1,9 @@
 """OAuth2.Server.Metadata: the authorization server's metadata (OpenID Connect Discovery 1.0 §3, RFC 8414 §2).
 
-All 44 members IRIS keeps: 12 URLs, 26 lists and 6 flags, under their RFC names as column names. None has a
-VALUELIST. IRIS stores this object in its own row referenced by `ServerDefinition.Metadata`; here the row is keyed by
-its server definition and deleted with it (ON DELETE CASCADE).
+All 44 members IRIS keeps: 12 URLs, 26 lists and 6 flags, under their RFC names as column names, plus the three
+that signing users in needs (RFC 9126 pushed authorization requests, RFC 9207 `iss` in authorization responses).
+None has a VALUELIST. IRIS stores this object in its own row referenced by `ServerDefinition.Metadata`; here the
+row is keyed by its server definition and deleted with it (ON DELETE CASCADE).
 """
 
 from __future__ import annotations
@@ -112,6 +113,13 @@ class ServerMetadata(Validated, Base):
     require_request_uri_registration: Mapped[bool | None] = _flag("require_request_uri_registration")
     frontchannel_logout_supported: Mapped[bool | None] = _flag("frontchannel_logout_supported")
     frontchannel_logout_session_supported: Mapped[bool | None] = _flag("frontchannel_logout_session_supported")
+
+    # Beyond IRIS: what signing users in needs to know (RFC 9126 §5, RFC 9207 §3).
+    pushed_authorization_request_endpoint: Mapped[str | None] = _uri("pushed_authorization_request_endpoint")
+    require_pushed_authorization_requests: Mapped[bool | None] = _flag("require_pushed_authorization_requests")
+    authorization_response_iss_parameter_supported: Mapped[bool | None] = _flag(
+        "authorization_response_iss_parameter_supported"
+    )
 
     @property
     def identity(self) -> object:

@@ -12,6 +12,13 @@
 //   resourceScope        optional, space-delimited scopes the resource server accepts (default "api:read api:write")
 //   clientDefaults       optional, merged over this server's client defaults (client_credentials only, no response types)
 //   rotateRegistrationAccessToken  optional boolean for RFC 7592 updates (default true, the library default)
+//   signIn               optional boolean: signing users in with the authorization code flow. Turns on the provider's
+//                        own login and consent pages (devInteractions: any login name, any password), refresh tokens
+//                        for every client allowed the refresh_token grant (no offline_access needed), rotated at
+//                        each use (a reused one revokes the grant), signed userinfo, and the claims name,
+//                        preferred_username and email (scopes profile, email); PAR and RP-initiated logout are on
+//                        in every configuration (the library's defaults)
+//   requirePushedAuthorizationRequests  optional boolean: every authorization request must be pushed (RFC 9126)
 //
 // Prints exactly one line "READY <issuer>" on stdout once listening; everything else goes to stderr.
 // Test-only endpoints: GET /__test/stats, POST /__test/reset (token endpoint request counters).
@@ -90,6 +97,25 @@ function sendJson(res, status, payload) {
 const config = JSON.parse(readFileSync(process.argv[2], 'utf8'));
 const resource = config.resource ?? null;
 const resourceScope = config.resourceScope ?? 'api:read api:write';
+const signIn = config.signIn === true;
+
+// What signing users in adds (see `signIn` above); nothing changes for the other configurations.
+const signInOptions = signIn
+  ? {
+      claims: { openid: ['sub'], profile: ['name', 'preferred_username'], email: ['email'] },
+      findAccount: async (ctx, accountId) => ({
+        accountId,
+        claims: async () => ({
+          sub: accountId,
+          name: `User ${accountId}`,
+          preferred_username: accountId,
+          email: `${accountId}@example.test`,
+        }),
+      }),
+      issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+      rotateRefreshToken: true,
+    }
+  : {};
 
 const server = createServer();
 const port = await listen(server, config.port ?? 0);
@@ -108,8 +134,14 @@ const provider = new Provider(issuer, {
     ...config.clientDefaults,
   },
   clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt'],
+  ...signInOptions,
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: signIn },
+    jwtUserinfo: { enabled: signIn },
+    pushedAuthorizationRequests: {
+      enabled: true,
+      requirePushedAuthorizationRequests: config.requirePushedAuthorizationRequests === true,
+    },
     clientCredentials: { enabled: true },
     introspection: { enabled: true },
     revocation: { enabled: true },

@@ -15,9 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from types import EllipsisType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import requests
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -43,9 +42,7 @@ from .._errors import (
     OAuth2StoreError,
     ProtocolError,
 )
-from .._http.connections import SessionPool
-from .._http.transport import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, Transport
-from .._http.values import RetryPolicy
+from .._http.values import DEFAULT_DEADLINE, DEFAULT_TIMEOUT, RetryPolicy
 from .._id_token import check_id_token, check_refreshed_id_token, unverified_claims
 from .._logout import logout_url
 from .._state import state_of
@@ -103,6 +100,12 @@ def _scope_text(scope: str | Sequence[str] | None) -> str | None:
         return None
     values = scope.split() if isinstance(scope, str) else [v for part in scope for v in part.split()]
     return _SCOPE_SEPARATOR.join(dict.fromkeys(values)) or None
+
+
+if TYPE_CHECKING:
+    import requests
+
+    from .._http.transport import Transport
 
 
 class SignIn:
@@ -171,6 +174,10 @@ class SignIn:
         return _Loaded(client_config(session, client, now), signin_endpoints(client), client.definition_version)
 
     def _transport(self, config: ClientConfig, ends_by: float | None = None) -> Transport:
+        # The HTTP stack is imported when a call is about to be made (start-up cost; see the agent).
+        from .._http.connections import SessionPool
+        from .._http.transport import Transport
+
         transport = Transport(
             config.tls,
             session=self._http_session,

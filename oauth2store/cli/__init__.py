@@ -4,9 +4,9 @@ click (small, typed) gives subcommand groups, `--help` from docstrings, environm
 in-process test runner; argparse would need all of that written by hand.
 
 One module per command group: `db`, `server`, `client`, `keys`, `tokens` (token, introspect, revoke), `jwks`,
-`registration` (register), `transfer` (export, import) and `login` (login, logout); `_context` (settings, sessions, parsing input),
-`_output` (tables, JSON, masks) and `_failures` (how a command ends) are what they share. The CLI is the top
-layer: it may import anything in oauth2store, and nothing there imports it.
+`registration` (register), `transfer` (export, import) and `login` (login, logout); `_context` (settings,
+sessions, parsing input), `_output` (tables, JSON, masks) and `_failures` (how a command ends) are what they
+share. The CLI is the top layer: it may import anything in oauth2store, and nothing there imports it.
 
 Every error is one line on stderr (`--debug` shows the traceback) and an exit code from README's table: an
 oauth2store error's own `exit_code` (3 invalid input, 4 not found, 5 conflict, 6 schema, 7 server, 8 keys), 2 for

@@ -10,6 +10,7 @@ import warnings
 
 from . import _client_auth, _tokens
 from ._agent import AgentClient as AgentClient
+from ._async_agent import AsyncAgentClient as AsyncAgentClient
 from ._documents import ImportReport as ImportReport
 from ._documents import export_document as export_document
 from ._documents import import_document as import_document
@@ -63,6 +64,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessToken",
     "AgentClient",
+    "AsyncAgentClient",
     "AuthenticationType",
     "Base",
     "Client",

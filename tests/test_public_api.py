@@ -41,6 +41,7 @@ EXPECTED = {
     "TokenEndpointAuthMethod",
     # tokens for services, TLS and retries, the client's signing key
     "AgentClient",
+    "AsyncAgentClient",
     "Skew",
     "Token",
     "RetryPolicy",

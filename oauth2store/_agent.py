@@ -241,7 +241,7 @@ class AgentClient:
             # A renewal racing this may have replaced the entry meanwhile: dropping it costs one read of the store.
             if key[0] == self.application_name and entry.token.access_token == value:
                 held = self._cache.entries.pop(key, None) is not None or held
-        with self.store.session() as session:
+        with self.store.session(write=True) as session:  # SQLite: read and delete under the write lock at once
             deleted = AccessToken.delete_token(session, self.application_name, value)
         return held or deleted > 0
 

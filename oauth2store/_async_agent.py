@@ -13,14 +13,15 @@ from __future__ import annotations
 import asyncio
 import threading
 import weakref
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Hashable, Sequence
+from functools import partial
+from typing import Any, TypeVar, cast
 
 from ._agent import AgentClient, Resource
 from ._store import Store
 from ._tokens import Token
 
-_Memo = tuple[Any, Any]
+_T = TypeVar("_T")
 
 
 class AsyncAgentClient:
@@ -41,7 +42,9 @@ class AsyncAgentClient:
         #: The sync agent doing the work: use it from threads, or for what has no async form here.
         self.agent = agent
         self._entries = agent._cache.entries
-        self._flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[_Memo, asyncio.Task[Token]]] = (
+        #: Per loop, the runs in flight in its executor, by what they do (a renewal's scope and resource, an
+        #: invalidation's token): the tasks asking for the same wait for one run.
+        self._flights: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, asyncio.Task[Any]]] = (
             weakref.WeakKeyDictionary()
         )
         self._guard = threading.Lock()
@@ -100,32 +103,36 @@ class AsyncAgentClient:
         return await self._renewal(scope, resource)
 
     async def invalidate(self, token: Token | str) -> bool:
-        """Stop handing out `token` (refused by a resource server): see `AgentClient.invalidate`."""
-        return await asyncio.to_thread(self.agent.invalidate, token)
+        """Stop handing out `token` (refused by a resource server): see `AgentClient.invalidate`. Tasks of a loop
+        invalidating the same token at once share one run."""
+        value = token.access_token if isinstance(token, Token) else token
+        return await self._shared(("invalidate", value), partial(self.agent.invalidate, value))
 
     def _renewal(self, scope: str | Sequence[str] | None, resource: Resource) -> asyncio.Future[Token]:
-        """The run of the sync path for this (scope, resource) on this loop: the one in flight, or a new one."""
+        memo = (
+            scope if scope is None or isinstance(scope, str) else tuple(scope),
+            resource if resource is None or isinstance(resource, str) else tuple(resource),
+        )
+        return self._shared(("token", memo), partial(self.agent.get_token, scope, resource=resource))
+
+    def _shared(self, key: Hashable, call: Callable[[], _T]) -> asyncio.Future[_T]:
+        """The run of `call` in the loop's executor for `key`: the one in flight on this loop, or a new one."""
         loop = asyncio.get_running_loop()
         flights = self._flights.get(loop)
         if flights is None:
             with self._guard:  # agents shared by loops of several threads
                 flights = self._flights.setdefault(loop, {})
-        memo = (
-            scope if scope is None or isinstance(scope, str) else tuple(scope),
-            resource if resource is None or isinstance(resource, str) else tuple(resource),
-        )
-        flight = flights.get(memo)
+        flight = flights.get(key)
         if flight is None:
-            flight = loop.create_task(asyncio.to_thread(self.agent.get_token, scope, resource=resource))
-            flights[memo] = flight
-            flight.add_done_callback(lambda done: _landed(flights, memo, done))
-        return asyncio.shield(flight)
+            flight = flights[key] = loop.create_task(asyncio.to_thread(call))
+            flight.add_done_callback(lambda done: _landed(flights, key, done))
+        return asyncio.shield(cast("asyncio.Task[_T]", flight))
 
 
-def _landed(flights: dict[_Memo, asyncio.Task[Token]], memo: _Memo, flight: asyncio.Task[Token]) -> None:
-    """A run ended: the next miss starts a new one; its error is marked seen (every waiter may have been cancelled,
+def _landed(flights: dict[Hashable, asyncio.Task[Any]], key: Hashable, flight: asyncio.Task[Any]) -> None:
+    """A run ended: the next call starts a new one; its error is marked seen (every waiter may have been cancelled,
     and the failure is the sync agent's to log)."""
-    if flights.get(memo) is flight:
-        del flights[memo]
+    if flights.get(key) is flight:
+        del flights[key]
     if not flight.cancelled():
         flight.exception()

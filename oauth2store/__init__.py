@@ -39,7 +39,10 @@ from ._http import transport as _transport
 from ._http.values import RetryPolicy as RetryPolicy
 from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
+from ._protected_resource import ProtectedResource as ProtectedResource
+from ._protected_resource import discover_resource as discover_resource
 from ._queries import ListQuery as ListQuery
+from ._resource_metadata import ProtectedResourceMetadata as ProtectedResourceMetadata
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
 from ._tokens import Token as Token
@@ -87,6 +90,8 @@ __all__ = [
     "OAuth2StoreError",
     "OAuthServerError",
     "Problem",
+    "ProtectedResource",
+    "ProtectedResourceMetadata",
     "ProtocolError",
     "ReadOnlyStoreError",
     "RegistrationError",
@@ -106,6 +111,7 @@ __all__ = [
     "ValidationError",
     "X509Credentials",
     "__version__",
+    "discover_resource",
     "export_document",
     "generate_store_key",
     "import_document",

@@ -48,6 +48,10 @@ EXPECTED = {
     "TlsSettings",
     "SigningKey",
     "signing_key",
+    # protected resources (RFC 9728)
+    "discover_resource",
+    "ProtectedResource",
+    "ProtectedResourceMetadata",
     # the error tree
     "OAuth2StoreError",
     "Problem",
@@ -111,3 +115,11 @@ def test_names_of_the_previous_release_still_work_with_a_warning(old: str) -> No
         with pytest.raises(AttributeError):
             oauth2store.no_such_name  # noqa: B018
 
+
+def test_the_httpx_module_lists_its_public_names() -> None:
+    pytest.importorskip("httpx")
+    from oauth2store import httpx_auth
+
+    assert httpx_auth.__all__ == ["AsyncTokenSource", "TokenAuth", "TokenSource"]
+    for name in httpx_auth.__all__:
+        assert re.search(rf"\b{name}\b", README), f"oauth2store.httpx_auth.{name} is not in the README"

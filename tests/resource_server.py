@@ -50,6 +50,9 @@ class ResourceServer(LocalServer):
         self.refusal: str | None = None
         self._lock = threading.Lock()
         super().__init__(self._answer)
+        # socketserver listens with a backlog of 5: a hundred clients connecting at once would overflow it, and the
+        # kernel's retries of the dropped handshakes can outlast a client's timeout on a loaded machine.
+        self.httpd.socket.listen(256)
 
     @property
     def resource(self) -> str:

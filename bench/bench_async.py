@@ -1,6 +1,7 @@
 """AsyncAgentClient: the async warm hit against the sync one, and what 1,000 tasks waiting on one renewal cost the
-event loop (its largest stall, measured by a ticker task) and the server (token requests), against the loopback
-oidc-provider; beside them, the stall when the sync agent is called on the loop, which blocks it for the renewal.
+event loop (its largest stall, measured by a ticker task) and the server (token requests), with the loopback
+oidc-provider and with a token endpoint answering in 200 ms; beside them, the stall when the sync agent is called on
+the loop, which blocks it for the renewal, and asyncio's own floor for 1,000 tasks awaiting one thread.
 
 Run from the repository root: python bench/bench_async.py [--url postgresql+psycopg://...] [--rounds N]
 """
@@ -18,8 +19,10 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "bench")]
 
+from bench_agent import SlowTokens, add_client  # noqa: E402
+from local_servers import serve  # noqa: E402
 from oidc_provider import OidcProvider  # noqa: E402
 
 from oauth2store import AgentClient, AsyncAgentClient, Client, ServerDefinition, Store, generate_store_key  # noqa: E402
@@ -92,22 +95,12 @@ async def main_async(store: Store, op: OidcProvider, rounds: int) -> None:
     print(f"warm hit, async await get_access_token(): {warm_async * 1e6:6.3f} us/call "
           f"({warm_async / warm_sync:.2f}x the sync one; aim <= 1.5x)")  # fmt: skip
 
-    async def renewed() -> None:
-        await agent.get_access_token()
-
-    async def blocking() -> None:
-        sync_agent.get_access_token()  # what not to do: the sync agent on the loop
-
-    for label, renew in (("AsyncAgentClient", renewed), ("sync AgentClient called on the loop", blocking)):
-        stalls, counts = [], []
-        for _ in range(rounds):
-            await agent.invalidate(await agent.get_token())  # the next call renews
-            before = op.token_requests().get("bench", 0)
-            stalls.append(await stalled(renew))
-            counts.append(op.token_requests().get("bench", 0) - before)
-        print(f"{TASKS} tasks on one renewal, {label}: largest loop stall median "
-              f"{statistics.median(stalls) * 1e3:.1f} ms (max {max(stalls) * 1e3:.1f} ms), "
-              f"token requests per renewal {sorted(set(counts))}")  # fmt: skip
+    await renewals("the loopback oidc-provider", store, "bench", lambda: op.token_requests().get("bench", 0), rounds)
+    tokens = SlowTokens(lifetime=600)
+    tokens.delay = 0.2
+    with serve(tokens.answer) as slow:
+        add_client(store, "slow", f"{slow.url}/token")
+        await renewals("a token endpoint answering in 200 ms", store, "slow", lambda: tokens.requests, rounds)
 
     # The floor: what scheduling TASKS tasks that all await one thread's result costs the loop, with no agent.
     floor = []
@@ -123,6 +116,30 @@ async def main_async(store: Store, op: OidcProvider, rounds: int) -> None:
         floor.append(await stalled(bare))
     print(f"{TASKS} tasks awaiting one 20 ms thread, no agent (asyncio's own floor): largest loop stall median "
           f"{statistics.median(floor) * 1e3:.1f} ms (max {max(floor) * 1e3:.1f} ms)")  # fmt: skip
+
+
+async def renewals(server: str, store: Store, name: str, requested: Callable[[], int], rounds: int) -> None:
+    """The loop's largest stall while TASKS tasks wait on one renewal, through the async agent and, for comparison,
+    through the sync agent called on the loop (which blocks it for the whole renewal); token requests per renewal."""
+    agent = await AsyncAgentClient.open(store, name)
+    sync_agent = agent.agent
+
+    async def renewed() -> None:
+        await agent.get_access_token()
+
+    async def blocking() -> None:
+        sync_agent.get_access_token()  # what not to do
+
+    for label, renew in (("AsyncAgentClient", renewed), ("sync AgentClient on the loop", blocking)):
+        stalls, counts = [], []
+        for _ in range(rounds):
+            await agent.invalidate(await agent.get_token())  # the next call renews
+            before = requested()
+            stalls.append(await stalled(renew))
+            counts.append(requested() - before)
+        print(f"{TASKS} tasks on one renewal from {server}, {label}: largest loop stall median "
+              f"{statistics.median(stalls) * 1e3:.1f} ms (max {max(stalls) * 1e3:.1f} ms), "
+              f"token requests per renewal {sorted(set(counts))}")  # fmt: skip
 
 
 def main() -> None:

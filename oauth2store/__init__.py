@@ -11,6 +11,7 @@ import warnings
 
 from . import _client_auth, _tokens
 from ._agent import AgentClient as AgentClient
+from ._async_agent import AsyncAgentClient as AsyncAgentClient
 from ._documents import ImportReport as ImportReport
 from ._documents import export_document as export_document
 from ._documents import import_document as import_document
@@ -41,11 +42,14 @@ from ._errors import ValidationError as ValidationError
 from ._http.values import RetryPolicy as RetryPolicy
 from ._http.values import TlsSettings as TlsSettings
 from ._jwx.jws import SigningKey as SigningKey
+from ._protected_resource import ProtectedResource as ProtectedResource
+from ._protected_resource import discover_resource as discover_resource
 from ._queries import ListQuery as ListQuery
 from ._signin import AuthorizationRequest as AuthorizationRequest
 from ._signin import SessionTokens as SessionTokens
 from ._signin import SignedIn as SignedIn
 from ._signin import SignIn as SignIn
+from ._resource_metadata import ProtectedResourceMetadata as ProtectedResourceMetadata
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
 from ._tokens import Token as Token
@@ -70,6 +74,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AccessToken",
     "AgentClient",
+    "AsyncAgentClient",
     "AuthenticationType",
     "AuthorizationError",
     "AuthorizationRequest",
@@ -95,6 +100,8 @@ __all__ = [
     "OAuth2StoreError",
     "OAuthServerError",
     "Problem",
+    "ProtectedResource",
+    "ProtectedResourceMetadata",
     "ProtocolError",
     "ReadOnlyStoreError",
     "RegistrationError",
@@ -117,6 +124,7 @@ __all__ = [
     "ValidationError",
     "X509Credentials",
     "__version__",
+    "discover_resource",
     "export_document",
     "generate_store_key",
     "import_document",

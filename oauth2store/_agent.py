@@ -235,6 +235,26 @@ class AgentClient:
             return entry.token
         return self._renew(*known)
 
+    def invalidate(self, token: Token | str) -> bool:
+        """Stop handing out `token`, a token of this client a resource server refused (a 401 `invalid_token`)
+        although it looked fresh: the next call renews it. True when it was still cached here or stored.
+
+        Only that token is dropped: the in-process entries holding it, and the stored row only while it still holds
+        it, so callers that were all refused the same token renew it once, not once each.
+
+        Raises:
+            ReadOnlyStoreError, StoreKeyError: see `Store.session`.
+        """
+        value = token.access_token if isinstance(token, Token) else token
+        held = False
+        for key, entry in list(self._cache.entries.items()):
+            # A renewal racing this may have replaced the entry meanwhile: dropping it costs one read of the store.
+            if key[0] == self.application_name and entry.token.access_token == value:
+                held = self._cache.entries.pop(key, None) is not None or held
+        with self.store.session(write=True) as session:  # SQLite: read and delete under the write lock at once
+            deleted = AccessToken.delete_token(session, self.application_name, value)
+        return held or deleted > 0
+
     def _key(self, scope: Any, resource: Any) -> _Key:
         wanted = normalize_scope(scope if scope is not None else self._default_scope)
         resources = normalize_resource(resource)

@@ -93,14 +93,17 @@ def process_discovery_response(issuer: str, response: HttpResponse, members: Map
     return parse_metadata(issuer, document, response.url, members)
 
 
-def fetch_metadata(issuer: str, transport: Transport, members: Mapping[str, Kind]) -> Metadata:
-    """GET the OpenID configuration, falling back to the RFC 8414 document when it is not found.
+def fetch_metadata(
+    issuer: str, transport: Transport, members: Mapping[str, Kind], *, rfc8414_first: bool = False
+) -> Metadata:
+    """GET the OpenID configuration, falling back to the RFC 8414 document when it is not found; or the other way
+    round with `rfc8414_first` (an authorization server named by a protected resource, RFC 9728 §2).
 
     Raises:
         DiscoveryError, TransportError, InsecureEndpointError.
     """
-    openid, oauth = discovery_urls(issuer)
-    response = transport.get(openid)
+    first, second = reversed(discovery_urls(issuer)) if rfc8414_first else discovery_urls(issuer)
+    response = transport.get(first)
     if response.status_code != 200:
-        response = transport.get(oauth)
+        response = transport.get(second)
     return process_discovery_response(issuer, response, members)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from oidc_provider import OidcProvider
+from resource_server import ResourceServer
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -52,6 +53,21 @@ def test_service_tokens_one_request_for_every_worker(tmp_path: Path, oidc: OidcP
     assert f"defined orders-worker for {oidc.issuer} in the application's own session" in out
     assert "12 workers in 3 processes x 4 threads got 1 distinct token" in out
     assert oidc.token_requests_since(before) == {orders: 1}
+    assert SECRET not in out
+
+
+def test_async_service_finds_its_server_through_the_api_and_shares_one_token(
+    tmp_path: Path, oidc: OidcProvider, orders: str
+) -> None:
+    pytest.importorskip("httpx")
+    before = oidc.token_requests()
+    with ResourceServer(oidc) as api:
+        secret = {"OAUTH2STORE_EXAMPLE_CLIENT_SECRET": SECRET}
+        out = run_example("async_service.py", tmp_path, api.resource, orders, env=secret)
+    assert f"the API's tokens come from {oidc.issuer}; orders-service is defined there" in out
+    assert "20 requests from 20 tasks: HTTP [200], 1 distinct token" in out
+    assert oidc.token_requests_since(before) == {orders: 1}
+    assert len(api.seen_tokens) == 20 and len(set(api.seen_tokens)) == 1
     assert SECRET not in out
 
 

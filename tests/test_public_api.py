@@ -42,6 +42,7 @@ EXPECTED = {
     "TokenEndpointAuthMethod",
     # tokens for services, TLS and retries, the client's signing key
     "AgentClient",
+    "AsyncAgentClient",
     "Skew",
     "Token",
     "RetryPolicy",
@@ -53,6 +54,10 @@ EXPECTED = {
     "AuthorizationRequest",
     "SignedIn",
     "SessionTokens",
+    # protected resources (RFC 9728)
+    "discover_resource",
+    "ProtectedResource",
+    "ProtectedResourceMetadata",
     # the error tree
     "OAuth2StoreError",
     "Problem",
@@ -99,7 +104,8 @@ def test_every_public_name_is_documented_in_the_readme(name: str) -> None:
 
 
 def test_every_module_but_the_root_models_and_cli_is_private() -> None:
-    public = {"oauth2store", "oauth2store.models", "oauth2store.cli", "oauth2store.__main__"}
+    # httpx_auth: the names that need httpx, which the root does not import (see the README's "asyncio and httpx").
+    public = {"oauth2store", "oauth2store.models", "oauth2store.cli", "oauth2store.__main__", "oauth2store.httpx_auth"}
     for module in pkgutil.walk_packages(oauth2store.__path__, "oauth2store."):
         parts = module.name.split(".")
         if module.name in public or parts[1] in ("models", "cli"):
@@ -116,3 +122,12 @@ def test_names_of_the_previous_release_still_work_with_a_warning(old: str) -> No
         warnings.simplefilter("error")
         with pytest.raises(AttributeError):
             oauth2store.no_such_name  # noqa: B018
+
+
+def test_the_httpx_module_lists_its_public_names() -> None:
+    pytest.importorskip("httpx")
+    from oauth2store import httpx_auth
+
+    assert httpx_auth.__all__ == ["AsyncTokenSource", "TokenAuth", "TokenSource"]
+    for name in httpx_auth.__all__:
+        assert re.search(rf"\b{name}\b", README), f"oauth2store.httpx_auth.{name} is not in the README"

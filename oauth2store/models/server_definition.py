@@ -155,11 +155,13 @@ class ServerDefinition(Validated, Base):
         transport: Transport | None = None,
         allow_insecure_http: bool = False,
         allow_private_network: bool = False,
+        rfc8414_first: bool = False,
     ) -> ServerDefinition:
         """Fetch `issuer`'s discovery document and its JWKS and store both on its definition (IRIS `Discover`).
 
         The definition is the one whose issuer is exactly `issuer`, else a new one using `ssl_configuration`
-        ("default" unless given); the fetch uses that TLS configuration unless a `transport` is given.
+        ("default" unless given); the fetch uses that TLS configuration unless a `transport` is given. The OpenID
+        configuration is asked for first, then the RFC 8414 document; `rfc8414_first` asks in the other order.
 
         Raises:
             DiscoveryError: the document was refused (not JSON, another issuer, no token endpoint); nothing stored.
@@ -176,7 +178,7 @@ class ServerDefinition(Validated, Base):
                 issuer=issuer,
                 allow_private_network=allow_private_network,
             )
-        metadata = fetch_metadata(issuer, transport, ServerMetadata.member_kinds())
+        metadata = fetch_metadata(issuer, transport, ServerMetadata.member_kinds(), rfc8414_first=rfc8414_first)
         with session.begin_nested():
             if server is None:
                 server = cls(issuer_endpoint=issuer, ssl_configuration=name)

@@ -45,11 +45,11 @@ from ._jwx.jws import SigningKey as SigningKey
 from ._protected_resource import ProtectedResource as ProtectedResource
 from ._protected_resource import discover_resource as discover_resource
 from ._queries import ListQuery as ListQuery
+from ._resource_metadata import ProtectedResourceMetadata as ProtectedResourceMetadata
 from ._signin import AuthorizationRequest as AuthorizationRequest
 from ._signin import SessionTokens as SessionTokens
 from ._signin import SignedIn as SignedIn
 from ._signin import SignIn as SignIn
-from ._resource_metadata import ProtectedResourceMetadata as ProtectedResourceMetadata
 from ._store import Store as Store
 from ._token_cache import Skew as Skew
 from ._tokens import Token as Token

@@ -232,6 +232,7 @@ def store_every_secret(store: Store) -> dict[str, str]:
         "access_token": "access-token-value-0005",
         "refresh_token": "refresh-token-value-0006",
         "id_token": "id-token-value-0007",
+        "code_verifier": "code-verifier-value-0008",
     }
     tls = {"certificate": tls_certificate, "private_key": tls_key}
     x509_credentials = {"certificate": x509_certificate, "private_key": x509_key}
@@ -253,7 +254,7 @@ def store_every_secret(store: Store) -> dict[str, str]:
         db.add(client)
         db.flush()
         client.RotateKeys()
-        tokens = {name: plaintexts[name] for name in ("access_token", "refresh_token", "id_token")}
+        tokens = {name: plaintexts[name] for name in ("access_token", "refresh_token", "id_token", "code_verifier")}
         client.access_tokens.append(AccessToken(session_id="service", **tokens))
         keys = [json.loads(key.private_jwk) for key in client.keys]
     for number, line in enumerate(pem_body_lines(tls_key)):
@@ -284,6 +285,7 @@ def read_back(store: Store) -> dict[str, str | None]:
             "access_token": client.access_tokens[0].access_token,
             "refresh_token": client.access_tokens[0].refresh_token,
             "id_token": client.access_tokens[0].id_token,
+            "code_verifier": client.access_tokens[0].code_verifier,
             "ssl_private_key": tls.private_key,
             "x509_private_key": credentials.private_key,
             "client_keys": json.dumps([key.private_jwk for key in client.keys]),

@@ -85,7 +85,8 @@ def test_migration_0004_binds_every_secret_and_downgrade_unbinds(store_url: str)
         with store.engine.connect() as connection:
             secret = connection.execute(text('SELECT "ClientSecret" FROM "OAuth2_Client"')).scalar_one()
         assert secret.startswith(SEALED_PREFIX)
-        assert read_back(store) == before
+        # Below 0006 there is no sign-in state: the pending request's code verifier is dropped with its column.
+        assert read_back(store) == {**before, "code_verifier": None}
 
 
 def test_migration_0004_needs_the_key(store_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -103,3 +104,25 @@ def test_migration_0004_needs_the_key(store_url: str, monkeypatch: pytest.Monkey
         with pytest.raises(StoreKeyError, match="no oauth2store key"):
             keyless.upgrade()
         assert keyless.current_revision() == "0003"  # rolled back whole
+
+
+def test_migration_0006_adds_and_drops_the_sign_in_columns_keeping_every_row(store_url: str) -> None:
+    """0006 only adds (and its downgrade only drops) columns: no table is rebuilt, so no row is lost (on SQLite a
+    rebuild of OAuth2_AccessToken or OAuth2_Server_Metadata would delete or cascade)."""
+    sign_in_columns = {"Stage", "CodeVerifier", "RedirectURL", "StateHash", "LogoutState", "LogoutRedirectURL"}
+    with Store(store_url) as store:
+        store.upgrade()
+        store_every_secret(store)
+        before = read_back(store)
+        with store.engine.connect() as connection:
+            tokens = connection.execute(text('SELECT COUNT(*) FROM "OAuth2_AccessToken"')).scalar_one()
+        assert tokens > 0
+        store.downgrade("0005")
+        columns = {column["name"] for column in inspect(store.engine).get_columns("OAuth2_AccessToken")}
+        assert not sign_in_columns & columns
+        with store.engine.connect() as connection:
+            assert connection.execute(text('SELECT COUNT(*) FROM "OAuth2_AccessToken"')).scalar_one() == tokens
+        store.upgrade()
+        columns = {column["name"] for column in inspect(store.engine).get_columns("OAuth2_AccessToken")}
+        assert sign_in_columns <= columns
+        assert read_back(store) == {**before, "code_verifier": None}  # dropped with its column, nothing else

@@ -69,6 +69,14 @@ from .values import AuthorizationRequest, SessionTokens, SignedIn, Stored, check
 log = logging.getLogger("oauth2store")
 
 _SCOPE_SEPARATOR = " "
+#: How many times `is_authorized` looks at a refresh whose result expired before it could be returned.
+_REFRESH_LOOKS = 3
+
+
+def _valid(stored: Stored, now: float) -> bool:
+    """True when the row holds an access token of the client's current definition that has not expired."""
+    token = stored.token
+    return token is not None and token.expires_at.timestamp() > now
 
 
 @dataclass(frozen=True)
@@ -476,20 +484,26 @@ class SignIn:
         stored = self._read(session_id)
         now = self.clock()
         error: dict[str, Any] | None = None
-        if (
+        # A still-valid token served while another process refreshes may expire before this call returns (a slow
+        # machine): then the refresh is looked at again, a few times at most.
+        looks = 0
+        while (
             refresh
+            and looks < _REFRESH_LOOKS
+            and error is None
             and stored is not None
             and stored.refresh_token is not None
             and stored.token is not None
             and not self._refresher.fresh(stored.token, now)
+            and not (looks and _valid(stored, now))
         ):
             outcome = self._refresher.refresh(session_id, self._read, self._ask_refresh)
             stored, error = outcome.stored, outcome.error
             now = self.clock()
+            looks += 1
         if stored is None:
             return SessionTokens(False, error=error)
-        authorized = self._refresher.usable(stored, now) and covers(stored.scope, wanted)
-        return stored.tokens(authorized, error)
+        return stored.tokens(_valid(stored, now) and covers(stored.scope, wanted), error)
 
     def _ask_refresh(self, refresh_token: str, id_token: str | None, ends_by: float) -> UserTokens:
         """The server's answer to a refresh; a new ID token must be valid and keep the session's `sub`."""

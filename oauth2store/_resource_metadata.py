@@ -14,14 +14,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ._errors import DiscoveryError, ProtocolError
-from ._http.transport import Transport
 from ._http.values import HttpResponse, parse_json_object
 from ._validation import url_problem
 from ._www_authenticate import find_challenge, parse_challenges
+
+if TYPE_CHECKING:
+    from ._http.transport import Transport
 
 logger = logging.getLogger(__name__)
 

@@ -129,3 +129,14 @@ def test_a_token_of_another_version_is_never_read(store: Store) -> None:
         row.definition_version = "0" * 32  # obtained under another definition
     stored = reader.read("a", "a-agent")
     assert stored is not None and stored.token is None and stored.enabled
+
+
+def test_a_client_edited_in_a_session_shows_its_new_version_after_it(store: Store) -> None:
+    """The new version is set on the loaded client, which is often used after its session ended."""
+    _setup(store)
+    before = _versions(store)["a"]
+    with store.session() as session:
+        client = Client.Open(session, "a")
+        assert client is not None
+        client.description = "edited"
+    assert client.definition_version == _versions(store)["a"] != before

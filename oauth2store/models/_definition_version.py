@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event, inspect, or_, select, update
 from sqlalchemy.orm import Session, UOWTransaction
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .base import Base
 
@@ -97,8 +98,24 @@ def _write_definition_versions(session: Session, flush_context: UOWTransaction) 
     stamped = select(clients.c.ApplicationName).where(clients.c.DefinitionVersion == version)
     connection.execute(update(tokens).where(tokens.c.ApplicationName.in_(stamped)).values(DefinitionVersion=version))
     for obj in session.identity_map.values():
-        if getattr(type(obj), "kind", None) == "Client":
-            session.expire(obj, ["definition_version"])
+        if getattr(type(obj), "kind", None) == "Client" and _concerns(obj, changed):
+            # Set as loaded, not expired: a client read in a session is often used after the session ends.
+            set_committed_value(obj, "definition_version", version)
+
+
+def _concerns(client: Any, changed: _Changed) -> bool:
+    """Whether the changes reach this loaded client (read from what it has loaded: no query in a flush)."""
+    values = client.__dict__
+    server = values.get("server_definition")
+    server_values = server.__dict__ if server is not None else {}
+    return (
+        values.get("application_name") in changed.applications
+        or values.get("server_definition_id") in changed.servers
+        or values.get("ssl_configuration") in changed.tls_configurations
+        or values.get("client_credentials") in changed.credentials
+        or server_values.get("ssl_configuration") in changed.tls_configurations
+        or server_values.get("server_credentials") in changed.credentials
+    )
 
 
 def _conditions(connection: Connection, changed: _Changed) -> Iterable[Any]:

@@ -293,10 +293,12 @@ class AgentClient:
         return token is not None and now < self.skew.renew_at(token)
 
     def _keep(self, key: tuple[str, str], token: Token, version: str, until: float | None = None) -> Token:
-        """Hand out `token`, cached in this process until its renewal time (or `until`, if earlier)."""
+        """Hand out `token`, cached in this process until its renewal time; or, for a token kept past its renewal
+        time (a renewal failed, or another process is renewing), until `until` or shortly before it expires, so
+        that calls meanwhile cost no query."""
         renew_at = self.skew.renew_at(token)
         if until is not None:
-            renew_at = min(renew_at, until)
+            renew_at = min(until, token.expires_at.timestamp() - MINIMUM_REMAINING)
         self._cache.entries[key] = Entry(token, renew_at, version)
         return token
 

@@ -50,8 +50,13 @@ def service(store: Store, oidc: OidcProvider, client_id: str) -> Store:
     with store.session() as session:
         server = ServerDefinition.discover(session, oidc.issuer)
         for name, secret in (("svc", SECRET), ("wrong", "not-the-secret")):
-            client = Client(application_name=name, client_type="confidential", client_id=client_id,
-                            client_secret=secret, server_definition=server)  # fmt: skip
+            client = Client(
+                application_name=name,
+                client_type="confidential",
+                client_id=client_id,
+                client_secret=secret,
+                server_definition=server,
+            )
             client.client_metadata.grant_types = ["client_credentials"]
             session.add(client)
     return store

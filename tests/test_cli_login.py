@@ -45,10 +45,26 @@ def native(shell: Shell, provider: OidcProvider) -> dict[str, Any]:
     registered = register_web_client(provider, "none", application_type="native", redirect_uris=[LOOPBACK])
     shell("server", "discover", provider.issuer)
     shell(
-        "client", "create", "cli-app", "--type", "public", "--server", provider.issuer,
-        "--client-id", registered["client_id"], "--auth-method", "none", "--redirect-url", LOOPBACK,
-        "--grant-type", "authorization_code", "--grant-type", "refresh_token", "--scope", "openid profile",
-    )  # fmt: skip
+        "client",
+        "create",
+        "cli-app",
+        "--type",
+        "public",
+        "--server",
+        provider.issuer,
+        "--client-id",
+        registered["client_id"],
+        "--auth-method",
+        "none",
+        "--redirect-url",
+        LOOPBACK,
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "refresh_token",
+        "--scope",
+        "openid profile",
+    )
     return registered
 
 

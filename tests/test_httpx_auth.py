@@ -43,8 +43,13 @@ def client_id(oidc: OidcProvider) -> str:
 def service(store: Store, oidc: OidcProvider, client_id: str) -> Store:
     with store.session() as session:
         server = ServerDefinition.discover(session, oidc.issuer)
-        client = Client(application_name="svc", client_type="confidential", client_id=client_id,
-                        client_secret=SECRET, server_definition=server)  # fmt: skip
+        client = Client(
+            application_name="svc",
+            client_type="confidential",
+            client_id=client_id,
+            client_secret=SECRET,
+            server_definition=server,
+        )
         client.client_metadata.grant_types = ["client_credentials"]
         session.add(client)
     return store

@@ -88,8 +88,14 @@ def _timeout(text: str) -> int:
 @session_option("store the tokens under")
 @click.option("--scope", "scopes", multiple=True, help="Scope to ask for (repeatable); default: the client's.")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser; open the printed URL yourself.")
-@click.option("--timeout", "timeout_text", default=str(DEFAULT_TIMEOUT), show_default=True, metavar="SECONDS",
-              help="How long to wait for the browser to come back.")  # fmt: skip
+@click.option(
+    "--timeout",
+    "timeout_text",
+    default=str(DEFAULT_TIMEOUT),
+    show_default=True,
+    metavar="SECONDS",
+    help="How long to wait for the browser to come back.",
+)
 @allow_insecure_http
 @json_option("Who signed in, the scope and the expiry, as JSON.")
 @pass_settings
